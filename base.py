@@ -1,0 +1,25 @@
+"""base.py: run a command in a child made by clone(2).  C twin: c/base.c
+
+The child is an ordinary process: clone() with only SIGCHLD in its flags
+works like fork(), except that the child starts in a function of our choice
+on a stack of its own.  It shares every namespace with you, so it sees what
+you see.  Each later stage adds one CLONE_NEW* flag to the same program.
+
+Try:    python3 base.py ls -la
+        python3 base.py ip addr         (the same as plain `ip addr`)
+        python3 base.py hostname        (the same as plain `hostname`)
+You see: exactly what the command shows without us; we exit with its status.
+"""
+import libns
+
+clone_flags = (
+    libns.SIGCHLD
+)
+
+
+def child():
+    """The child's setup, between clone() and execvp() of the command."""
+
+
+if __name__ == "__main__":
+    libns.main(clone_flags, child, __doc__)

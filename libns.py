@@ -1,0 +1,573 @@
+"""libns: the few Linux syscalls a container is made of, called from Python.
+
+A container is an ordinary process started with clone(2) and a few CLONE_NEW*
+flags, each of which gives the child a fresh copy of one kind of kernel state
+(network stack, mount table, hostname, IPC objects, process ids).  This module
+is the one place where Python talks to libc through ctypes; the stage scripts
+(base.py, net.py, ...) only choose the flags and say what the child sets up.
+
+Reading order: constants as named in the C headers, the libc handles, one
+small wrapper per syscall (each names its man page and the errors you will
+meet), then clone() and the run/wait logic that every stage shares.
+
+Every wrapper raises OSError with the real errno and a message naming the call,
+e.g. "mount tmpfs on /tmp: Operation not permitted"; the stages print that one
+line and exit 125, as `docker run` does when the runtime itself fails.
+"""
+
+import collections
+import ctypes
+import errno
+import functools
+import mmap
+import operator
+import os
+import resource
+import signal
+import sys
+
+# <sched.h>: one flag per namespace, see namespaces(7).
+CLONE_NEWTIME = 0x00000080
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+# The low byte of clone's flags is the signal the child sends its parent when
+# it dies.  It must be SIGCHLD: with any other value waitpid(2) without
+# __WALL does not see the child and fails with ECHILD.
+SIGCHLD = signal.SIGCHLD
+
+# <sys/mount.h>, see mount(2).
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MS_SHARED = 1 << 20
+MNT_DETACH = 2
+
+# <sys/prctl.h>, see prctl(2).
+PR_SET_PDEATHSIG = 1
+
+# <sys/mman.h>, see mmap(2).
+PROT_NONE = 0
+PROT_READ = mmap.PROT_READ
+PROT_WRITE = mmap.PROT_WRITE
+MAP_PRIVATE = mmap.MAP_PRIVATE
+MAP_ANONYMOUS = mmap.MAP_ANONYMOUS
+MAP_FAILED = ctypes.c_void_p(-1).value
+
+# <sys/syscall.h>: close_range(2) has the same number on every architecture.
+SYS_close_range = 436
+
+NAMESPACE_FLAGS = {
+    "CLONE_NEWTIME": CLONE_NEWTIME,
+    "CLONE_NEWCGROUP": CLONE_NEWCGROUP,
+    "CLONE_NEWUSER": CLONE_NEWUSER,
+    "CLONE_NEWPID": CLONE_NEWPID,
+    "CLONE_NEWIPC": CLONE_NEWIPC,
+    "CLONE_NEWUTS": CLONE_NEWUTS,
+    "CLONE_NEWNS": CLONE_NEWNS,
+    "CLONE_NEWNET": CLONE_NEWNET,
+}
+
+# 8 MiB, the usual main-thread stack.  The tutorial's 1 MiB is enough for C but
+# not for CPython 3.13's C recursion.  Pages cost memory only once touched.
+STACK_SIZE = 8 * 1024 * 1024
+
+# The signals the parent passes on to the child, as `docker run` and
+# `unshare --fork` do, so that `kill TOOL` reaches the command.
+FORWARDED_SIGNALS = (
+    signal.SIGINT,
+    signal.SIGTERM,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+)
+
+
+# --- libc -------------------------------------------------------------------
+
+# Loaded by soname: ctypes.util.find_library forks ldconfig and costs ~25 ms.
+# Two handles on the same library: CDLL releases the GIL during each call, as
+# ordinary calls should; PyDLL keeps it, which clone() needs (see clone below).
+LIBC_NAME = "libc.so.6"
+libc = ctypes.CDLL(LIBC_NAME, use_errno=True)
+libc_holding_gil = ctypes.PyDLL(LIBC_NAME, use_errno=True)
+
+
+def _prototype(function, restype, *argtypes):
+    """Declare a libc function's C types; the default int return truncates pointers."""
+    function.restype = restype
+    function.argtypes = argtypes
+    return function
+
+
+def _error(description):
+    """An OSError for the libc call that just failed, e.g. 'mount tmpfs on /tmp: ...'."""
+    code = ctypes.get_errno()
+    return OSError(code, f"{description}: {os.strerror(code)}")
+
+
+def _path(text):
+    """A str or bytes argument as the bytes the kernel sees; None stays NULL."""
+    return None if text is None else os.fsencode(text)
+
+
+# --- mmap(2), mprotect(2), munmap(2): memory for the child's stack ----------
+
+_mmap = _prototype(libc.mmap, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
+                   ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long)
+_mprotect = _prototype(libc.mprotect, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t,
+                       ctypes.c_int)
+_munmap = _prototype(libc.munmap, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t)
+
+
+def map_stack(size=STACK_SIZE):
+    """Map `size` bytes for a child's stack and return its lowest address.
+
+    See mmap(2) and mprotect(2).  The lowest page is made PROT_NONE: a stack
+    grows down, and without this guard page an overflow would silently write
+    into whatever mapping lies below instead of crashing the child.
+    """
+    stack = _mmap(None, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+    if stack == MAP_FAILED:
+        raise _error(f"mmap {size} bytes for the child's stack")
+    if _mprotect(stack, mmap.PAGESIZE, PROT_NONE) != 0:
+        error = _error("mprotect the stack's guard page")
+        unmap_stack(stack, size)
+        raise error
+    return stack
+
+
+def unmap_stack(stack, size=STACK_SIZE):
+    """Unmap a stack from map_stack().  See munmap(2)."""
+    if _munmap(stack, size) != 0:
+        raise _error("munmap the child's stack")
+
+
+# --- mount(2), umount2(2) ---------------------------------------------------
+
+_mount = _prototype(libc.mount, ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p,
+                    ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
+_umount2 = _prototype(libc.umount2, ctypes.c_int, ctypes.c_char_p, ctypes.c_int)
+
+
+def mount(source, target, fstype, flags=0, data=None):
+    """Attach a filesystem at `target`, or change a mount's flags.  See mount(2).
+
+    Errors you will meet: EPERM without CAP_SYS_ADMIN in the user namespace
+    that owns the mount namespace (or, for proc and sysfs in a user
+    namespace, when parts of the existing one are hidden by other mounts);
+    ENOENT when `target` does not exist; EINVAL for a propagation change on
+    something that is not a mount point.
+    """
+    if fstype is not None:
+        description = f"mount {os.fsdecode(fstype)} on {os.fsdecode(target)}"
+    elif flags & MS_BIND:
+        description = f"bind mount {os.fsdecode(source)} on {os.fsdecode(target)}"
+    elif flags & MS_PRIVATE:
+        description = f"make the mounts under {os.fsdecode(target)} private"
+    else:
+        description = f"mount {os.fsdecode(target)} (flags {flags:#x})"
+    if _mount(_path(source), _path(target), _path(fstype), flags, _path(data)) != 0:
+        raise _error(description)
+
+
+def umount2(target, flags=0):
+    """Detach the filesystem mounted at `target`.  See umount2(2).
+
+    With MNT_DETACH the mount disappears from the namespace at once and is
+    freed when it is no longer busy.  Without it you will meet EBUSY while
+    something still uses it, and EINVAL when `target` is not a mount point or
+    is a mount locked by a less privileged user namespace.
+    """
+    if _umount2(_path(target), flags) != 0:
+        raise _error(f"umount {os.fsdecode(target)}")
+
+
+# --- sethostname(2) ---------------------------------------------------------
+
+_sethostname = _prototype(libc.sethostname, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t)
+
+
+def sethostname(hostname):
+    """Set the hostname of the caller's UTS namespace.  See sethostname(2).
+
+    Errors you will meet: EPERM without CAP_SYS_ADMIN in the user namespace
+    that owns the UTS namespace (that is, outside a new one as an ordinary
+    user); EINVAL for a name longer than 64 bytes.
+    """
+    name = os.fsencode(hostname)
+    if _sethostname(name, len(name)) != 0:
+        raise _error(f"sethostname {os.fsdecode(name)}")
+
+
+# --- prctl(2) ---------------------------------------------------------------
+
+_prctl = _prototype(libc.prctl, ctypes.c_int, ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong,
+                    ctypes.c_ulong, ctypes.c_ulong)
+
+
+def set_parent_death_signal(signum):
+    """Ask the kernel to send `signum` to us when our parent dies.
+
+    See PR_SET_PDEATHSIG in prctl(2).  The signal is kept across execve(2), so
+    the command is killed too if the tool dies.  "Parent" means the parent
+    thread: call clone() from the thread that will wait for the child.
+    """
+    if _prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0) != 0:
+        raise _error("prctl PR_SET_PDEATHSIG")
+
+
+# --- close_range(2) ---------------------------------------------------------
+
+_syscall = _prototype(libc.syscall, ctypes.c_long, ctypes.c_long, ctypes.c_uint,
+                      ctypes.c_uint, ctypes.c_uint)
+
+
+def close_fds_from(first):
+    """Close every file descriptor numbered `first` or higher.  See close_range(2).
+
+    Kernels older than 5.9 lack close_range and fail with ENOSYS; then every
+    descriptor up to the limit is closed one by one, as Python itself does.
+    """
+    if _syscall(SYS_close_range, first, 0xFFFFFFFF, 0) != 0:
+        os.closerange(first, os.sysconf("SC_OPEN_MAX"))
+
+
+# --- execvp(3) --------------------------------------------------------------
+
+_execvp = _prototype(libc.execvp, ctypes.c_int, ctypes.c_char_p,
+                     ctypes.POINTER(ctypes.c_char_p))
+
+
+def execvp(argv):
+    """Replace this process with the command argv[0], found in PATH.  See execvp(3).
+
+    libc's own execvp, as the C programs use, rather than os.execvp: the same
+    PATH search, and a file without "#!" that the kernel refuses with ENOEXEC
+    is run by /bin/sh.  Returns only by raising OSError: ENOENT or ENOTDIR
+    when the command does not exist; EACCES for a directory or a file without
+    execute permission; E2BIG when the arguments exceed the kernel's limit.
+    """
+    c_argv = (ctypes.c_char_p * (len(argv) + 1))(*argv, None)
+    _execvp(argv[0], c_argv)
+    raise _error(f"execvp {os.fsdecode(argv[0]) or repr('')}")
+
+
+# --- clone(2) ---------------------------------------------------------------
+
+# The child's entry point.  glibc passes it clone's `arg`, which we leave
+# NULL and the callback does not read: the Python side takes no argument.
+CHILD_ENTRY = ctypes.CFUNCTYPE(ctypes.c_int)
+_clone = _prototype(libc_holding_gil.clone, ctypes.c_int, CHILD_ENTRY,
+                    ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)
+_before_fork = _prototype(ctypes.pythonapi.PyOS_BeforeFork, None)
+_after_fork_parent = _prototype(ctypes.pythonapi.PyOS_AfterFork_Parent, None)
+_after_fork_child = _prototype(ctypes.pythonapi.PyOS_AfterFork_Child, None)
+_call = operator.methodcaller("__call__")
+
+
+def flag_names(clone_flags):
+    """'CLONE_NEWUTS|CLONE_NEWNET|SIGCHLD': clone flags as a C programmer writes them."""
+    names = [name for name, flag in NAMESPACE_FLAGS.items() if clone_flags & flag]
+    if clone_flags & 0xFF:
+        names.append(signal.Signals(clone_flags & 0xFF).name)
+    return "|".join(names) or "0"
+
+
+def clone(child_main, clone_flags):
+    """Create a child process in new namespaces; return its pid.  See clone(2).
+
+    Like fork(2), but the child starts in `child_main()` on a stack of its
+    own, in the namespaces that `clone_flags` ask for.  child_main must not
+    return: it ends the child with os._exit().  SIGCHLD is always added to
+    the flags, so that the parent can waitpid() for the child.
+
+    Errors you will meet: EPERM without CAP_SYS_ADMIN (run as root, or in
+    Docker with --privileged: its default seccomp profile refuses these
+    flags); ENOSPC when a user.max_*_namespaces limit is reached; EINVAL for
+    flags this kernel does not know.
+    """
+    if sys.version_info[:3] == (3, 14, 0):
+        raise OSError(errno.ENOTSUP, "clone: Python 3.14.0 aborts on a stack it did not"
+                      " create (cpython issue #139653); use 3.14.1 or newer, or 3.8 to 3.13")
+    clone_flags |= SIGCHLD
+    # The child is a copy of this process: output still in Python's buffers
+    # would be written once by each of them.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    stack = map_stack()
+    # The child inherits the parent's interpreter state mid-call, as after
+    # fork(), including any request from another thread to hand over the GIL.
+    # If the child runs a single bytecode before PyOS_AfterFork_Child() resets
+    # that state, it stops to hand the GIL to a thread that does not exist in
+    # the child, and hangs forever.  So the child's entry point is built from
+    # C-implemented callables only: deque(..., maxlen=0) consumes map(), which
+    # calls PyOS_AfterFork_Child() and then child_main(), in that order, with
+    # no Python bytecode before the first.
+    entry = functools.partial(collections.deque,
+                              map(_call, (_after_fork_child, child_main)), 0)
+    child_entry = CHILD_ENTRY(entry)
+    # clone() is called through PyDLL, holding the GIL, and bracketed as
+    # os.fork() brackets fork(): with the GIL released, another busy thread
+    # takes it mid-clone and the child is born with a GIL it can never get.
+    _before_fork()
+    try:
+        # The stack grows down: clone() takes its top, 16-byte aligned.
+        pid = _clone(child_entry, (stack + STACK_SIZE) & ~15, clone_flags, None)
+    finally:
+        _after_fork_parent()
+        # The child has its own copy of the stack; the parent's can go.
+        unmap_stack(stack)
+    if pid == -1:
+        error = _error(f"clone {flag_names(clone_flags)}")
+        if error.errno == errno.EPERM:
+            error.strerror += (" (creating namespaces needs root; in Docker, use"
+                               " docker run --privileged)")
+        elif error.errno == errno.ENOSPC:
+            error.strerror += " (a /proc/sys/user/max_*_namespaces limit is reached)"
+        raise error
+    return pid
+
+
+# --- The child: from clone() to execvp() ------------------------------------
+
+def program_name():
+    """The name errors start with: the stage script's file name."""
+    return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "libns"
+
+
+def _die(message, status):
+    """End the child with one line on stderr and `status`; never returns."""
+    try:
+        print(f"{program_name()}: {message}", file=sys.stderr)
+        sys.stderr.flush()
+    finally:
+        os._exit(status)
+
+
+def _describe(error):
+    """One line for an exception: our OSErrors already name the call that failed."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror if error.filename is None else f"{error.filename}: {error.strerror}"
+    return f"{type(error).__name__}: {error}"
+
+
+def _child_main(setup, argv, go_read, go_write):
+    """The child's life after clone(): wait for the parent, set up, exec.  Never returns."""
+    try:
+        try:
+            # If the tool dies, so do we.  The parent may have died before
+            # this line; its end of the pipe is then closed, and the read
+            # returns b"" instead of the parent's go-ahead byte.
+            set_parent_death_signal(signal.SIGKILL)
+            os.close(go_write)
+            if os.read(go_read, 1) != b"\0":
+                os._exit(125)
+            # Start the command as subprocess would: default dispositions for
+            # the signals Python catches or ignores, and nothing blocked.
+            for signum in FORWARDED_SIGNALS + (signal.SIGPIPE, signal.SIGXFSZ):
+                signal.signal(signum, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, ())
+            setup()
+        except BaseException as error:
+            _die(_describe(error), 125)
+        try:
+            # Only stdin, stdout and stderr reach the command.
+            close_fds_from(3)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            execvp(argv)
+        except BaseException as error:
+            not_found = isinstance(error, OSError) and error.errno in (errno.ENOENT, errno.ENOTDIR)
+            _die(_describe(error), 127 if not_found else 126)
+    finally:
+        # Whatever happened, the child never returns into the parent's code.
+        os._exit(125)
+
+
+def command_bytes(argv):
+    """The command as the bytes execvp() gets: str arguments are encoded as os does."""
+    if not argv:
+        raise ValueError("no command to run")
+    command = [os.fsencode(argument) for argument in argv]
+    for position, argument in enumerate(command):
+        if b"\0" in argument:
+            raise ValueError(f"argument {position} of the command contains a NUL byte,"
+                             " which no C string can hold")
+    return command
+
+
+def spawn(clone_flags, setup, argv):
+    """Start `argv` in a child made by clone(clone_flags); return the child's pid.
+
+    In the child, `setup()` runs first (mount, sethostname, ...), then the
+    command replaces it.  If setup raises, the child prints one line and
+    exits 125; if the command is not found it exits 127, and 126 when it is
+    found but cannot run.  Wait for the child with wait().
+    """
+    command = command_bytes(argv)
+    # The child waits for one byte on this pipe before doing anything, so it
+    # can tell whether its parent was still alive once PR_SET_PDEATHSIG was set.
+    go_read, go_write = os.pipe()
+    try:
+        pid = clone(functools.partial(_child_main, setup, command, go_read, go_write),
+                    clone_flags)
+    except BaseException:
+        os.close(go_write)
+        raise
+    finally:
+        os.close(go_read)
+    try:
+        os.write(go_write, b"\0")
+    finally:
+        os.close(go_write)
+    return pid
+
+
+# --- The parent: wait, forward signals, exit like docker run ----------------
+
+def wait(pid):
+    """Wait for the child; return its exit status, or -N if signal N killed it.
+
+    This is subprocess's returncode convention.  See waitpid(2).
+    """
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        return -os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+def _ignores_as_init(pid, signum):
+    """True when `pid` is PID 1 of its namespace and has no handler for `signum`.
+
+    The kernel drops such signals (see pid_namespaces(7)): an init that did
+    not ask for SIGINT or SIGTERM cannot be stopped by them, not even from
+    outside its namespace.  Only SIGKILL and SIGSTOP get through.
+    """
+    try:
+        with open(f"/proc/{pid}/status") as status_file:
+            status = dict(line.split(":", 1) for line in status_file)
+    except OSError:
+        return False
+    is_init = status.get("NSpid", "").split()[-1:] == ["1"]
+    caught = int(status.get("SigCgt", "0"), 16)
+    return is_init and not caught & (1 << (signum - 1))
+
+
+class _SignalForwarder:
+    """A signal handler that passes signals on to the child.
+
+    The PID-1 trap: a command that is PID 1 of a new PID namespace ignores the
+    SIGINT or SIGTERM it has no handler for.  The first one is passed on
+    anyway; a second one kills the child with SIGKILL, and says why.
+    """
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.ignored_once = False
+
+    def __call__(self, signum, frame):
+        if self.pid is None:
+            return
+        if signum in (signal.SIGINT, signal.SIGTERM) and _ignores_as_init(self.pid, signum):
+            if self.ignored_once:
+                print(f"{program_name()}: the command is PID 1 of its namespace and has no"
+                      f" handler for {signal.Signals(signum).name}, so the kernel ignores it"
+                      " (the PID-1 trap); sending SIGKILL", file=sys.stderr)
+                signum = signal.SIGKILL
+            self.ignored_once = True
+        os.kill(self.pid, signum)
+
+
+def run(clone_flags, setup, argv):
+    """spawn() the command, pass signals on to it, and wait(); return its status.
+
+    Signals sent to the tool reach the command, as with `docker run`.  Call
+    this from the main thread: only it may install signal handlers.
+    """
+    # Block the forwarded signals until there is a child to forward them to;
+    # the child inherits the mask and clears it once it is ready.
+    signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED_SIGNALS)
+    forwarder = _SignalForwarder(None)
+    previous = {signum: signal.signal(signum, forwarder) for signum in FORWARDED_SIGNALS}
+    try:
+        forwarder.pid = spawn(clone_flags, setup, argv)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED_SIGNALS)
+        returncode = wait(forwarder.pid)
+        forwarder.pid = None
+        return returncode
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED_SIGNALS)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def die_by_signal(signum):
+    """End this process by signal `signum`, so our parent sees what killed the child.
+
+    This is what `unshare --fork` does.  No core file is written: the crash
+    was the command's, not Python's.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, (signum,))
+    os.kill(os.getpid(), signum)
+    os._exit(128 + signum)
+
+
+# --- The command line shared by every stage ----------------------------------
+
+def usage():
+    return f"usage: {program_name()} [-h] [--] [COMMAND [ARG...]]"
+
+
+def parse_command_line(args, doc):
+    """The command a stage runs: `args` after our options, or $SHELL when empty.
+
+    Options, as in unshare(1): -h/--help prints the usage and the stage's
+    docstring; -- ends the options, so that a command may start with '-'.
+    """
+    if args and args[0] in ("-h", "--help"):
+        print(usage())
+        print()
+        print(doc.strip())
+        sys.exit(0)
+    if args and args[0] == "--":
+        args = args[1:]
+    elif args and args[0].startswith("-") and args[0] != "-":
+        print(f"{program_name()}: unknown option {args[0]!r} (put -- before a command that"
+              f" starts with '-')\n{usage()}", file=sys.stderr)
+        sys.exit(125)
+    return args or [os.environ.get("SHELL") or "/bin/sh"]
+
+
+def main(clone_flags, setup, doc):
+    """Run the command line's command in a child made by clone(clone_flags).
+
+    Exit as `docker run` does: with the command's own status; 125 when the
+    tool fails (clone refused, setup failed); 126 when the command cannot be
+    run; 127 when it is not found; and by the same signal that killed it.
+    """
+    argv = parse_command_line(sys.argv[1:], doc)
+    try:
+        returncode = run(clone_flags, setup, argv)
+    except (OSError, ValueError) as error:
+        print(f"{program_name()}: {_describe(error)}", file=sys.stderr)
+        sys.exit(125)
+    if returncode < 0:
+        die_by_signal(-returncode)
+    sys.exit(returncode)

@@ -1,0 +1,28 @@
+"""net_mount_uts.py: the child gets a hostname of its own.  C twin: c/net_mount_utc.c
+
+CLONE_NEWUTS gives the child its own hostname and NIS domain name (UTS is
+the "UNIX Time-sharing System" structure that uname(2) fills in).  The
+child can then call sethostname() without touching the host's name.
+
+Try:    python3 net_mount_uts.py hostname    (then plain `hostname`)
+You see: custom_hostname inside; the host keeps its own name.
+"""
+import libns
+
+clone_flags = (
+    libns.CLONE_NEWUTS |
+    libns.CLONE_NEWNS |
+    libns.CLONE_NEWNET |
+    libns.SIGCHLD
+)
+
+
+def child():
+    """The child's setup, between clone() and execvp() of the command."""
+    libns.mount(None, "/", None, libns.MS_REC | libns.MS_PRIVATE)
+    libns.mount("none", "/tmp", "tmpfs", 0, "")
+    libns.sethostname("custom_hostname")
+
+
+if __name__ == "__main__":
+    libns.main(clone_flags, child, __doc__)

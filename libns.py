@@ -523,7 +523,8 @@ def die_by_signal(signum):
     sys.stdout.flush()
     sys.stderr.flush()
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    signal.signal(signum, signal.SIG_DFL)
+    if signum != signal.SIGKILL:  # the one signal whose disposition is fixed
+        signal.signal(signum, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, (signum,))
     os.kill(os.getpid(), signum)
     os._exit(128 + signum)
@@ -531,7 +532,14 @@ def die_by_signal(signum):
 
 # --- The command line shared by every stage ----------------------------------
 
+def _exit_with_message(message, status):
+    """Leave the tool with one line on stderr, as every stage does on failure."""
+    print(f"{program_name()}: {message}", file=sys.stderr)
+    sys.exit(status)
+
+
 def usage():
+    """The first line of every stage's --help."""
     return f"usage: {program_name()} [-h] [--] [COMMAND [ARG...]]"
 
 
@@ -549,9 +557,8 @@ def parse_command_line(args, doc):
     if args and args[0] == "--":
         args = args[1:]
     elif args and args[0].startswith("-") and args[0] != "-":
-        print(f"{program_name()}: unknown option {args[0]!r} (put -- before a command that"
-              f" starts with '-')\n{usage()}", file=sys.stderr)
-        sys.exit(125)
+        _exit_with_message(f"unknown option {args[0]!r} (put -- before a command that"
+                           f" starts with '-')\n{usage()}", 125)
     return args or [os.environ.get("SHELL") or "/bin/sh"]
 
 
@@ -565,9 +572,10 @@ def main(clone_flags, setup, doc):
     argv = parse_command_line(sys.argv[1:], doc)
     try:
         returncode = run(clone_flags, setup, argv)
-    except (OSError, ValueError) as error:
-        print(f"{program_name()}: {_describe(error)}", file=sys.stderr)
-        sys.exit(125)
+    except OSError as error:
+        _exit_with_message(_describe(error), 125)
+    except ValueError as error:  # a command no C string can hold
+        _exit_with_message(str(error), 125)
     if returncode < 0:
         die_by_signal(-returncode)
     sys.exit(returncode)

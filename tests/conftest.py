@@ -1,0 +1,206 @@
+"""Helpers shared by the tests: run a stage, look at its child from outside.
+
+Nothing here imitates the kernel.  Every test starts real children in real
+namespaces and compares what it sees with the host.
+"""
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Each stage, and the namespaces its child does not share with the host.
+STAGES = {
+    "base.py": set(),
+    "net.py": {"net"},
+    "net_mount.py": {"net", "mnt"},
+    "net_mount_uts.py": {"net", "mnt", "uts"},
+    "net_mount_uts_ipc.py": {"net", "mnt", "uts", "ipc"},
+    "net_mount_uts_ipc_pid.py": {"net", "mnt", "uts", "ipc", "pid"},
+}
+NAMESPACE_STAGES = [stage for stage, new in STAGES.items() if new]
+NAMESPACE_TYPES = ["net", "mnt", "uts", "ipc", "pid", "user", "cgroup", "time"]
+TIMEOUT = 60  # seconds; only a guard against a hang, never a speed limit
+CAP_SYS_ADMIN = 21
+
+
+def stage_env(**changes):
+    """The tests' environment for a stage, with PYTHONUNBUFFERED unset.
+
+    An environment that sets it would hide output printed twice or lost:
+    the tool must flush Python's buffers itself around clone() and exec.
+    """
+    env = dict(os.environ)
+    env.pop("PYTHONUNBUFFERED", None)
+    env.update(changes)
+    return env
+
+
+def run_stage(stage, *command, text=True, env=None, **kwargs):
+    """Run `python3 STAGE COMMAND...` to the end; return the CompletedProcess."""
+    return subprocess.run([sys.executable, str(ROOT / stage), *command],
+                          capture_output=True, text=text, env=env or stage_env(),
+                          timeout=TIMEOUT, **kwargs)
+
+
+def run_python(code, **kwargs):
+    """Run a Python snippet that imports libns; return the CompletedProcess."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=stage_env(PYTHONPATH=str(ROOT)), timeout=TIMEOUT, **kwargs)
+
+
+def namespace_ids(pid="self"):
+    """{'net': 'net:[4026531840]', ...}: the namespaces a process is in."""
+    return {kind: os.readlink(f"/proc/{pid}/ns/{kind}")
+            for kind in NAMESPACE_TYPES if os.path.exists(f"/proc/self/ns/{kind}")}
+
+
+def children_of(pid):
+    """The pids of a process's children, from /proc/PID/task/PID/children."""
+    with open(f"/proc/{pid}/task/{pid}/children") as children:
+        return [int(child) for child in children.read().split()]
+
+
+def comm_of(pid):
+    with open(f"/proc/{pid}/comm") as comm:
+        return comm.read().strip()
+
+
+def is_alive(pid):
+    """True while `pid` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_until(predicate, what):
+    """Poll `predicate` until it holds; fail after TIMEOUT seconds."""
+    deadline = time.monotonic() + TIMEOUT
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting until {what}")
+        time.sleep(0.01)
+
+
+# A command that says when it is ready, then opens nothing and waits on stdin.
+# (`cat` would do, but it briefly holds a locale file open at start-up.)
+WAITER = (sys.executable, "-c", "import sys; print('ready', flush=True); sys.stdin.read()")
+
+
+@contextlib.contextmanager
+def running_stage(stage, *command):
+    """Start a stage running `command` (default: WAITER, which waits on stdin).
+
+    Yields (tool, child_pid) once the child has exec'd the command, so that a
+    test can look at the child from outside.  Leaving the block closes the
+    command's stdin and waits for the tool.
+    """
+    tool = subprocess.Popen([sys.executable, str(ROOT / stage), *(command or WAITER)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=stage_env())
+    try:
+        if command:
+            name = os.path.basename(command[0])[:15]
+            wait_until(lambda: [comm_of(child) for child in children_of(tool.pid)] == [name],
+                       f"{stage} runs {name}")
+        else:
+            assert tool.stdout.readline() == b"ready\n"
+        [child] = children_of(tool.pid)
+        yield tool, child
+    finally:
+        tool.stdin.close()
+        try:
+            tool.wait(timeout=TIMEOUT)
+        finally:
+            if tool.poll() is None:
+                tool.kill()
+                tool.wait()
+            tool.stdout.close()
+            tool.stderr.close()
+
+
+def mount_table(pid="self"):
+    """The mounts of a process as (mount point, fs type, source), in mount order."""
+    with open(f"/proc/{pid}/mountinfo") as mountinfo:
+        mounts = []
+        for line in mountinfo:
+            fields = line.split()
+            separator = fields.index("-")
+            mounts.append((fields[4], fields[separator + 1], fields[separator + 2]))
+        return mounts
+
+
+def interfaces(net_dev_text):
+    """Interface names from the text of /proc/net/dev."""
+    return [line.split(":")[0].strip() for line in net_dev_text.splitlines()[2:]]
+
+
+def read(path):
+    with open(path) as file:
+        return file.read()
+
+
+def host_state():
+    """What no stage may change: hostname, mounts, /proc, IPC, interfaces."""
+    return {
+        "hostname": read("/proc/sys/kernel/hostname"),
+        "mounts": sorted(mount_table()),
+        "proc": os.stat("/proc/self").st_dev,
+        "ipc": [read(f"/proc/sysvipc/{kind}") for kind in ("msg", "sem", "shm")],
+        "interfaces": interfaces(read("/proc/net/dev")),
+    }
+
+
+@pytest.fixture(autouse=True)
+def host_is_untouched():
+    """Every test checks the host before and after: the host is sacred."""
+    before = host_state()
+    yield
+    assert host_state() == before
+
+
+def _effective_capabilities():
+    status = read("/proc/self/status")
+    return int(re.search(r"^CapEff:\s*([0-9a-f]+)", status, re.M).group(1), 16)
+
+
+@pytest.fixture(scope="session")
+def namespaces_work():
+    """Skip, saying why, where this machine cannot create namespaces at all.
+
+    The check is util-linux unshare, not our own code, so that a bug of ours
+    fails the tests instead of skipping them.
+    """
+    if os.geteuid() != 0 or not _effective_capabilities() & (1 << CAP_SYS_ADMIN):
+        pytest.skip("creating namespaces needs root with CAP_SYS_ADMIN"
+                    " (rootless stages are issue #4)")
+    if shutil.which("unshare"):
+        probe = subprocess.run(["unshare", "-nmuipf", "--mount-proc", "true"],
+                               capture_output=True, text=True, timeout=TIMEOUT)
+        if probe.returncode != 0:
+            pytest.skip(f"the kernel refuses namespaces here: {probe.stderr.strip()}")
+
+
+_skipped = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In CI every namespace works, so a skipped test there is a failure."""
+    if os.environ.get("CI") and _skipped and exitstatus == 0:
+        print(f"\nCI: {len(_skipped)} test(s) skipped, and nothing may skip in CI:",
+              *_skipped, sep="\n  ")
+        session.exitstatus = 1

@@ -1,0 +1,75 @@
+"""The command line every stage shares: -h, --, no command, verbatim arguments."""
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, STAGES, run_python, run_stage, stage_env
+
+pytestmark = pytest.mark.usefixtures("namespaces_work")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("option", ["-h", "--help"])
+def test_help_prints_usage_and_what_the_stage_isolates(stage, option):
+    result = run_stage(stage, option)
+    module = stage[:-len(".py")]
+    docstring = run_python(f"import {module}; print({module}.__doc__.strip())").stdout
+    assert result.returncode == 0
+    assert result.stdout == f"usage: {stage} [-h] [--] [COMMAND [ARG...]]\n\n{docstring}"
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_unknown_option_is_refused_with_125(stage):
+    result = run_stage(stage, "-x", "true")
+    assert result.returncode == 125
+    assert result.stderr == (f"{stage}: unknown option '-x' (put -- before a command that starts"
+                             f" with '-')\nusage: {stage} [-h] [--] [COMMAND [ARG...]]\n")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_double_dash_lets_a_command_start_with_a_dash(stage):
+    result = run_stage(stage, "--", "-x")
+    assert (result.returncode, result.stderr) == (127, f"{stage}: execvp -x: No such file or directory\n")
+    result = run_stage(stage, "--", "echo", "-h", "--")
+    assert (result.returncode, result.stdout) == (0, "-h --\n")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_options_after_the_command_belong_to_the_command(stage):
+    result = run_stage(stage, "echo", "-h")
+    assert (result.returncode, result.stdout) == (0, "-h\n")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("shell", [None, "/bin/sh", ""])
+def test_no_command_starts_the_shell(stage, shell):
+    env = stage_env()
+    env.pop("SHELL", None)
+    if shell is not None:
+        env["SHELL"] = shell
+    result = run_stage(stage, input="echo shell $$ $(hostname); exit 5\n", env=env)
+    pid, hostname = result.stdout.split()[1:]
+    assert result.returncode == 5
+    assert (pid == "1") == ("pid" in STAGES[stage])
+    assert (hostname == "custom_hostname") == ("uts" in STAGES[stage])
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_arguments_reach_the_command_verbatim(stage):
+    arguments = [b"two words", b"", "ünïcode".encode(), b"\xff\xfe not utf-8", b"--", b"-h",
+                 b"*", b"$HOME", b"line\nbreak", b"x" * 130000]
+    show_argv = "import os, sys; sys.stdout.buffer.write(b'\\0'.join(map(os.fsencode, sys.argv[1:])))"
+    result = run_stage(stage, sys.executable, "-c", show_argv, *arguments, text=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split(b"\0") == arguments
+
+
+def test_nul_byte_in_an_argument_is_refused_before_anything_starts():
+    # No command line can hold a NUL, but a program calling libns can.
+    result = run_python("import sys, libns; sys.argv = ['stage.py', 'echo', 'a\\0b'];"
+                        " libns.main(libns.CLONE_NEWUTS, lambda: print('setup ran'), 'doc')")
+    assert (result.returncode, result.stdout) == (125, "")
+    assert result.stderr == ("stage.py: argument 1 of the command contains a NUL byte,"
+                             " which no C string can hold\n")

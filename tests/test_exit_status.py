@@ -4,6 +4,8 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -38,9 +40,11 @@ def test_command_that_cannot_run_is_126(stage, command):
 
 @pytest.fixture
 def visible_dir():
-    """A folder the child can see: the mount stages hide /tmp behind a tmpfs."""
-    path = ROOT / ".test-scratch"
-    path.mkdir(exist_ok=True)
+    """A folder the child can see: the mount stages hide /tmp behind a tmpfs.
+
+    Not in the checkout either, which may itself be under /tmp.
+    """
+    path = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="libns-test-"))
     yield path
     shutil.rmtree(path)
 

@@ -1,4 +1,6 @@
-"""base.py: run a command in a child made by clone(2).  C twin: c/base.c
+"""base.py: run a command in a child made by clone(2).
+
+The C twin: c/base.c
 
 The child is an ordinary process: clone() with only SIGCHLD in its flags
 works like fork(), except that the child starts in a function of our choice

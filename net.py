@@ -1,4 +1,6 @@
-"""net.py: the child gets a network stack of its own.  C twin: c/net.c
+"""net.py: the child gets a network stack of its own.
+
+The C twin: c/net.c
 
 CLONE_NEWNET gives the child a new network namespace: its own interfaces,
 routes, firewall rules and ports.  A new one holds only a loopback device,

@@ -1,4 +1,6 @@
-"""net_mount.py: the child gets a mount table of its own.  C twin: c/net_mount.c
+"""net_mount.py: the child gets a mount table of its own.
+
+The C twin: c/net_mount.c
 
 CLONE_NEWNS gives the child a copy of the mount table ("NS" because it was
 the first namespace).  What the child mounts afterwards is its own: here a

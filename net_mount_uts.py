@@ -1,4 +1,6 @@
-"""net_mount_uts.py: the child gets a hostname of its own.  C twin: c/net_mount_utc.c
+"""net_mount_uts.py: the child gets a hostname of its own.
+
+The C twin: c/net_mount_utc.c
 
 CLONE_NEWUTS gives the child its own hostname and NIS domain name (UTS is
 the "UNIX Time-sharing System" structure that uname(2) fills in).  The

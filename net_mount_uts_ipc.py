@@ -1,4 +1,6 @@
-"""net_mount_uts_ipc.py: the child gets IPC objects of its own.  C twin: c/net_mount_utc_ipc.c
+"""net_mount_uts_ipc.py: the child gets IPC objects of its own.
+
+The C twin: c/net_mount_utc_ipc.c
 
 CLONE_NEWIPC gives the child its own System V message queues, semaphores
 and shared memory, and its own POSIX message queues.  Nothing to set up: a

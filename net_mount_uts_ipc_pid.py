@@ -1,4 +1,6 @@
-"""net_mount_uts_ipc_pid.py: the child gets process ids of its own.  C twin: c/net_mount_utc_ipc_pid.c
+"""net_mount_uts_ipc_pid.py: the child gets process ids of its own.
+
+The C twin: c/net_mount_utc_ipc_pid.c
 
 CLONE_NEWPID starts a new PID namespace, and the child is its PID 1, its
 init.  `ps` reads /proc, and the /proc we inherited shows the host's

@@ -160,6 +160,15 @@ def host_state():
     }
 
 
+@pytest.fixture
+def host_queue():
+    """A System V message queue on the host, so that hiding it means something."""
+    made = subprocess.run(["ipcmk", "-Q"], capture_output=True, text=True, check=True)
+    queue_id = made.stdout.split()[-1]
+    yield queue_id
+    subprocess.run(["ipcrm", "-q", queue_id], check=True)
+
+
 @pytest.fixture(autouse=True)
 def host_is_untouched():
     """Every test checks the host before and after: the host is sacred."""

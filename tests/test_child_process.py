@@ -73,7 +73,8 @@ def test_child_started_while_other_threads_are_busy_does_not_hang():
         threads = [threading.Thread(target=busy) for _ in range(3)]
         for thread in threads:
             thread.start()
-        statuses = [libns.wait(libns.spawn(libns.CLONE_NEWUTS, lambda: None, ["sh", "-c", "exit 4"]))
+        command = ["sh", "-c", "exit 4"]
+        statuses = [libns.wait(libns.spawn(libns.CLONE_NEWUTS, lambda: None, command))
                     for _ in range(30)]
         stop.set()
         for thread in threads:

@@ -1,10 +1,9 @@
 """The command line every stage shares: -h, --, no command, verbatim arguments."""
-import subprocess
 import sys
 
 import pytest
 
-from conftest import ROOT, STAGES, run_python, run_stage, stage_env
+from conftest import STAGES, run_python, run_stage, stage_env
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
@@ -31,7 +30,8 @@ def test_unknown_option_is_refused_with_125(stage):
 @pytest.mark.parametrize("stage", STAGES)
 def test_double_dash_lets_a_command_start_with_a_dash(stage):
     result = run_stage(stage, "--", "-x")
-    assert (result.returncode, result.stderr) == (127, f"{stage}: execvp -x: No such file or directory\n")
+    assert result.returncode == 127
+    assert result.stderr == f"{stage}: execvp -x: No such file or directory\n"
     result = run_stage(stage, "--", "echo", "-h", "--")
     assert (result.returncode, result.stdout) == (0, "-h --\n")
 
@@ -60,7 +60,8 @@ def test_no_command_starts_the_shell(stage, shell):
 def test_arguments_reach_the_command_verbatim(stage):
     arguments = [b"two words", b"", "ünïcode".encode(), b"\xff\xfe not utf-8", b"--", b"-h",
                  b"*", b"$HOME", b"line\nbreak", b"x" * 130000]
-    show_argv = "import os, sys; sys.stdout.buffer.write(b'\\0'.join(map(os.fsencode, sys.argv[1:])))"
+    show_argv = ("import os, sys;"
+                 " sys.stdout.buffer.write(b'\\0'.join(map(os.fsencode, sys.argv[1:])))")
     result = run_stage(stage, sys.executable, "-c", show_argv, *arguments, text=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split(b"\0") == arguments

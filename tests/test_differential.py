@@ -60,7 +60,7 @@ def test_every_c_program_compiles_without_warnings(c_programs):
     assert sorted(c_programs) == sorted(C_TWIN.values())
 
 
-SHOW_NAMESPACES = "for kind in " + " ".join(namespace_ids()) + "; do readlink /proc/self/ns/$kind; done"
+SHOW_NAMESPACES = f"for kind in {' '.join(namespace_ids())}; do readlink /proc/self/ns/$kind; done"
 
 # What a user looks at, as (command, how to read its output).
 OBSERVATIONS = {
@@ -91,7 +91,8 @@ def test_pid_stage_lists_the_processes_its_c_twin_and_unshare_list(c_programs):
     stage = "net_mount_uts_ipc_pid.py"
     results = [run_stage(stage, *command), run_c(c_programs, stage, *command),
                run_unshare(stage, *command)]
-    assert [(result.returncode, result.stdout.split()) for result in results] == [(0, ["1", "ps"])] * 3
+    seen = [(result.returncode, result.stdout.split()) for result in results]
+    assert seen == [(0, ["1", "ps"])] * 3
 
 
 @pytest.mark.parametrize("command", [["sh", "-c", "exit 7"], ["no-such-command"], ["/etc"],
@@ -99,15 +100,6 @@ def test_pid_stage_lists_the_processes_its_c_twin_and_unshare_list(c_programs):
 @pytest.mark.parametrize("stage", STAGES)
 def test_exit_status_matches_the_c_twin(stage, command, c_programs):
     assert run_stage(stage, *command).returncode == run_c(c_programs, stage, *command).returncode
-
-
-@pytest.fixture
-def host_queue():
-    """A message queue on the host, so that hiding it means something."""
-    made = subprocess.run(["ipcmk", "-Q"], capture_output=True, text=True, check=True)
-    queue_id = made.stdout.split()[-1]
-    yield queue_id
-    subprocess.run(["ipcrm", "-q", queue_id], check=True)
 
 
 UNSHARE_OBSERVATIONS = {

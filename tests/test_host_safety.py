@@ -32,7 +32,8 @@ def test_setup_failing_halfway_never_runs_the_command():
     result = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
                             capture_output=True, text=True, env=stage_env(), timeout=TIMEOUT)
     assert (result.returncode, result.stdout) == (125, "")
-    assert result.stderr == "net_mount_uts_ipc_pid.py: mount proc on /proc: Operation not permitted\n"
+    assert result.stderr == ("net_mount_uts_ipc_pid.py: mount proc on /proc:"
+                             " Operation not permitted\n")
 
 
 @pytest.mark.skipif(not shutil.which("setpriv"), reason="needs util-linux setpriv")

@@ -262,7 +262,37 @@ def execvp(argv):
     """
     c_argv = (ctypes.c_char_p * (len(argv) + 1))(*argv, None)
     _execvp(argv[0], c_argv)
-    raise _error(f"execvp {os.fsdecode(argv[0]) or repr('')}")
+    error = _error(f"execvp {os.fsdecode(argv[0]) or repr('')}")
+    if error.errno == errno.ENOENT:
+        interpreter = _missing_interpreter(argv[0])
+        if interpreter is not None:
+            error.strerror = error.strerror.replace(
+                ": ", f": bad interpreter {os.fsdecode(interpreter)} (from its #! line): ", 1)
+    elif error.errno == errno.E2BIG:
+        error.strerror += " (arguments and environment together exceed the kernel's limit)"
+    raise error
+
+
+def _missing_interpreter(command):
+    """The interpreter on the "#!" line of the file `command` names, if it exists.
+
+    execve(2) fails with ENOENT both when the command is missing and when the
+    interpreter its "#!" line names is; this tells the two apart.
+    """
+    if b"/" in command:
+        candidates = [command]
+    else:
+        path = os.environb.get(b"PATH", b"/bin:/usr/bin")
+        candidates = [os.path.join(folder or b".", command) for folder in path.split(b":")]
+    for candidate in candidates:
+        try:
+            with open(candidate, "rb") as script:
+                first_line = script.readline(256)
+        except OSError:
+            continue
+        words = first_line[2:].split() if first_line.startswith(b"#!") else []
+        return words[0] if words else None
+    return None
 
 
 # --- clone(2) ---------------------------------------------------------------

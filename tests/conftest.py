@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -158,6 +159,17 @@ def host_state():
         "ipc": [read(f"/proc/sysvipc/{kind}") for kind in ("msg", "sem", "shm")],
         "interfaces": interfaces(read("/proc/net/dev")),
     }
+
+
+@pytest.fixture
+def visible_dir():
+    """A folder the child can see: the mount stages hide /tmp behind a tmpfs.
+
+    Not in the checkout either, which may itself be under /tmp.
+    """
+    path = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="libns-test-"))
+    yield path
+    shutil.rmtree(path)
 
 
 @pytest.fixture

@@ -1,11 +1,8 @@
 """Exit statuses follow `docker run`: the command's own, or 125, 126, 127, or its signal."""
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -36,17 +33,6 @@ def test_command_that_cannot_run_is_126(stage, command):
     result = run_stage(stage, command)
     assert result.returncode == 126
     assert result.stderr == f"{stage}: execvp {command}: Permission denied\n"
-
-
-@pytest.fixture
-def visible_dir():
-    """A folder the child can see: the mount stages hide /tmp behind a tmpfs.
-
-    Not in the checkout either, which may itself be under /tmp.
-    """
-    path = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="libns-test-"))
-    yield path
-    shutil.rmtree(path)
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -394,17 +394,66 @@ def _describe(error):
     return f"{type(error).__name__}: {error}"
 
 
-def _child_main(setup, argv, go_read, go_write):
+class _Handshake:
+    """Two pipes by which a new child and its parent make sure of each other.
+
+    PR_SET_PDEATHSIG kills the child when the parent dies, but only if the
+    parent dies after the child asked for it.  So the child asks, then says
+    "armed" on one pipe; the parent waits for that, does what the child needs
+    from outside (issue #4 writes the user namespace's maps here), then says
+    "go" on the other.  If the parent died before the child was armed, the
+    child reads end-of-file instead of "go" and leaves.  (The usual check,
+    getppid() against the old parent's pid, fails in a new PID namespace,
+    where getppid() is 0.)
+    """
+
+    def __init__(self):
+        self.armed_read, self.armed_write = os.pipe()
+        self.go_read, self.go_write = os.pipe()
+
+    def child_side(self):
+        """In the child: arm the death signal, tell the parent, wait for go."""
+        os.close(self.armed_read)
+        os.close(self.go_write)
+        set_parent_death_signal(signal.SIGKILL)
+        try:
+            os.write(self.armed_write, b"\0")
+            parent_said_go = os.read(self.go_read, 1) == b"\0"
+        except BrokenPipeError:
+            parent_said_go = False
+        if not parent_said_go:
+            os._exit(125)  # the parent is gone: nobody is left to report to
+        os.close(self.armed_write)
+        os.close(self.go_read)
+
+    def parent_side(self):
+        """In the parent: wait until the child is armed, then let it go.
+
+        If the child died first, there is nobody to wait for; wait() will
+        report how it ended.
+        """
+        os.close(self.armed_write)
+        os.close(self.go_read)
+        try:
+            if os.read(self.armed_read, 1) == b"\0":
+                os.write(self.go_write, b"\0")
+        except BrokenPipeError:
+            pass
+        finally:
+            os.close(self.armed_read)
+            os.close(self.go_write)
+
+    def close(self):
+        """Without a child: close all four ends."""
+        for fd in (self.armed_read, self.armed_write, self.go_read, self.go_write):
+            os.close(fd)
+
+
+def _child_main(setup, argv, handshake):
     """The child's life after clone(): wait for the parent, set up, exec.  Never returns."""
     try:
         try:
-            # If the tool dies, so do we.  The parent may have died before
-            # this line; its end of the pipe is then closed, and the read
-            # returns b"" instead of the parent's go-ahead byte.
-            set_parent_death_signal(signal.SIGKILL)
-            os.close(go_write)
-            if os.read(go_read, 1) != b"\0":
-                os._exit(125)
+            handshake.child_side()
             # Start the command as subprocess would: default dispositions for
             # the signals Python catches or ignores, and nothing blocked.
             for signum in FORWARDED_SIGNALS + (signal.SIGPIPE, signal.SIGXFSZ):
@@ -448,21 +497,13 @@ def spawn(clone_flags, setup, argv):
     found but cannot run.  Wait for the child with wait().
     """
     command = command_bytes(argv)
-    # The child waits for one byte on this pipe before doing anything, so it
-    # can tell whether its parent was still alive once PR_SET_PDEATHSIG was set.
-    go_read, go_write = os.pipe()
+    handshake = _Handshake()
     try:
-        pid = clone(functools.partial(_child_main, setup, command, go_read, go_write),
-                    clone_flags)
+        pid = clone(functools.partial(_child_main, setup, command, handshake), clone_flags)
     except BaseException:
-        os.close(go_write)
+        handshake.close()
         raise
-    finally:
-        os.close(go_read)
-    try:
-        os.write(go_write, b"\0")
-    finally:
-        os.close(go_write)
+    handshake.parent_side()
     return pid
 
 

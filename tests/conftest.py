@@ -51,10 +51,10 @@ def run_stage(stage, *command, text=True, env=None, **kwargs):
                           timeout=TIMEOUT, **kwargs)
 
 
-def run_python(code, **kwargs):
+def run_python(code, timeout=TIMEOUT):
     """Run a Python snippet that imports libns; return the CompletedProcess."""
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=stage_env(PYTHONPATH=str(ROOT)), timeout=TIMEOUT, **kwargs)
+                          env=stage_env(PYTHONPATH=str(ROOT)), timeout=timeout)
 
 
 def namespace_ids(pid="self"):
@@ -127,6 +127,31 @@ def running_stage(stage, *command):
                 tool.wait()
             tool.stdout.close()
             tool.stderr.close()
+
+
+def processes_with(marker):
+    """Pids of live processes whose command line contains `marker`."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                if marker.encode() in cmdline.read() and is_alive(pid):
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def host_namespaces():
+    """Every distinct namespace some process on the host is in."""
+    found = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            kinds = os.listdir(f"/proc/{pid}/ns")
+            found.update(os.readlink(f"/proc/{pid}/ns/{kind}") for kind in kinds)
+        except OSError:
+            pass
+    return found
 
 
 def mount_table(pid="self"):

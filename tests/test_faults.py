@@ -8,36 +8,12 @@ import time
 
 import pytest
 
-from conftest import ROOT, STAGES, TIMEOUT, is_alive, run_stage, stage_env, wait_until
+from conftest import (ROOT, STAGES, TIMEOUT, host_namespaces, processes_with, run_stage,
+                      stage_env, wait_until)
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
 PID_STAGE = "net_mount_uts_ipc_pid.py"
-
-
-def processes_with(marker):
-    """Pids of live processes whose command line contains `marker`."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-                if marker.encode() in cmdline.read() and is_alive(pid):
-                    found.append(int(pid))
-        except OSError:
-            pass
-    return found
-
-
-def host_namespaces():
-    """Every distinct namespace some process on the host is in."""
-    found = set()
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            kinds = os.listdir(f"/proc/{pid}/ns")
-            found.update(os.readlink(f"/proc/{pid}/ns/{kind}") for kind in kinds)
-        except OSError:
-            pass
-    return found
 
 
 @pytest.mark.parametrize("signum, shell_status", [(signal.SIGKILL, 137), (signal.SIGSEGV, 139),

@@ -36,6 +36,9 @@ CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 
+ALL_NAMESPACES = (CLONE_NEWTIME | CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC |
+                  CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET)
+
 # The low byte of clone's flags is the signal the child sends its parent when
 # it dies.  It must be SIGCHLD: with any other value waitpid(2) without
 # __WALL does not see the child and fails with ECHILD.
@@ -295,6 +298,52 @@ def _missing_interpreter(command):
     return None
 
 
+# --- user_namespaces(7): /proc/PID/uid_map, setgroups, gid_map --------------
+
+def map_root_user(pid, uid, gid):
+    """Make `uid` and `gid` outside be root inside the user namespace of `pid`.
+
+    See user_namespaces(7).  A new user namespace starts with no mapping: its
+    processes run as the overflow id 65534.  One line "0 UID 1" in uid_map
+    says "id 0 inside is UID outside, for 1 id", as `unshare --map-root-user`
+    writes it.  An ordinary user may write gid_map only after writing "deny"
+    to setgroups, which stops the process from dropping a group that a file's
+    permissions deny it.  Each file can be written once, by the parent.
+    """
+    for name, line in (("uid_map", f"0 {uid} 1"), ("setgroups", "deny"),
+                       ("gid_map", f"0 {gid} 1")):
+        path = f"/proc/{pid}/{name}"
+        try:
+            with open(path, "w") as map_file:
+                map_file.write(line)
+        except OSError as error:
+            raise OSError(error.errno, f"write '{line}' to {path}: {error.strerror}") from None
+
+
+# Settings with which a system refuses user namespaces to ordinary users, and
+# the value that refuses; see user_namespaces(7) and your distribution's notes.
+USER_NAMESPACE_SETTINGS = (
+    ("user.max_user_namespaces", "0", "user namespaces are disabled"),
+    ("kernel.unprivileged_userns_clone", "0",
+     "Debian's switch for unprivileged user namespaces is off"),
+    ("kernel.apparmor_restrict_unprivileged_userns", "1",
+     "AppArmor gives unprivileged user namespaces no privilege (Ubuntu 24.04's default)"),
+)
+
+
+def user_namespace_refusal():
+    """Why this system refuses user namespaces, naming the setting; None if it does not."""
+    for setting, refusing_value, meaning in USER_NAMESPACE_SETTINGS:
+        try:
+            with open("/proc/sys/" + setting.replace(".", "/")) as value_file:
+                value = value_file.read().strip()
+        except OSError:
+            continue
+        if value == refusing_value:
+            return f"{meaning}: sysctl {setting} is {value}"
+    return None
+
+
 # --- clone(2) ---------------------------------------------------------------
 
 # The child's entry point.  glibc passes it clone's `arg`, which we leave
@@ -362,7 +411,10 @@ def clone(child_main, clone_flags):
         unmap_stack(stack)
     if pid == -1:
         error = _error(f"clone {flag_names(clone_flags)}")
-        if error.errno == errno.EPERM:
+        refusal = user_namespace_refusal() if clone_flags & CLONE_NEWUSER else None
+        if refusal and error.errno in (errno.EPERM, errno.ENOSPC):
+            error.strerror += f" ({refusal})"
+        elif error.errno == errno.EPERM:
             error.strerror += (" (creating namespaces needs root; in Docker, use"
                                " docker run --privileged)")
         elif error.errno == errno.ENOSPC:
@@ -400,8 +452,8 @@ class _Handshake:
     PR_SET_PDEATHSIG kills the child when the parent dies, but only if the
     parent dies after the child asked for it.  So the child asks, then says
     "armed" on one pipe; the parent waits for that, does what the child needs
-    from outside (issue #4 writes the user namespace's maps here), then says
-    "go" on the other.  If the parent died before the child was armed, the
+    from outside (write a user namespace's id maps), then says "go" on the
+    other.  If the parent died before the child was armed, the
     child reads end-of-file instead of "go" and leaves.  (The usual check,
     getppid() against the old parent's pid, fails in a new PID namespace,
     where getppid() is 0.)
@@ -426,16 +478,18 @@ class _Handshake:
         os.close(self.armed_write)
         os.close(self.go_read)
 
-    def parent_side(self):
-        """In the parent: wait until the child is armed, then let it go.
+    def parent_side(self, prepare_child):
+        """In the parent: wait until the child is armed, prepare it, let it go.
 
-        If the child died first, there is nobody to wait for; wait() will
-        report how it ended.
+        If the child died first, there is nobody to prepare; wait() will
+        report how it ended.  If prepare_child() raises, the child reads
+        end-of-file instead of "go" and leaves without running anything.
         """
         os.close(self.armed_write)
         os.close(self.go_read)
         try:
             if os.read(self.armed_read, 1) == b"\0":
+                prepare_child()
                 os.write(self.go_write, b"\0")
         except BrokenPipeError:
             pass
@@ -449,7 +503,7 @@ class _Handshake:
             os.close(fd)
 
 
-def _child_main(setup, argv, handshake):
+def _child_main(setup, argv, handshake, in_user_namespace):
     """The child's life after clone(): wait for the parent, set up, exec.  Never returns."""
     try:
         try:
@@ -461,7 +515,13 @@ def _child_main(setup, argv, handshake):
             signal.pthread_sigmask(signal.SIG_SETMASK, ())
             setup()
         except BaseException as error:
-            _die(_describe(error), 125)
+            message = _describe(error)
+            # AppArmor lets the clone through but gives the namespace no
+            # privilege: the first mount is where it shows.
+            refusal = user_namespace_refusal() if in_user_namespace else None
+            if refusal and getattr(error, "errno", None) == errno.EPERM:
+                message += f" ({refusal})"
+            _die(message, 125)
         try:
             # Only stdin, stdout and stderr reach the command.
             close_fds_from(3)
@@ -495,15 +555,29 @@ def spawn(clone_flags, setup, argv):
     command replaces it.  If setup raises, the child prints one line and
     exits 125; if the command is not found it exits 127, and 126 when it is
     found but cannot run.  Wait for the child with wait().
+
+    For a user other than root, CLONE_NEWUSER joins any namespace flag, and
+    the caller becomes root inside, before setup() runs.
     """
     command = command_bytes(argv)
+    uid, gid = os.geteuid(), os.getegid()
+    if clone_flags & ALL_NAMESPACES and uid != 0:
+        # An ordinary user may create the other namespaces only inside a user
+        # namespace of their own, where they are root: `unshare --map-root-user`.
+        clone_flags |= CLONE_NEWUSER
+    in_user_namespace = bool(clone_flags & CLONE_NEWUSER)
     handshake = _Handshake()
     try:
-        pid = clone(functools.partial(_child_main, setup, command, handshake), clone_flags)
+        pid = clone(functools.partial(_child_main, setup, command, handshake, in_user_namespace),
+                    clone_flags)
     except BaseException:
         handshake.close()
         raise
-    handshake.parent_side()
+    try:
+        handshake.parent_side(lambda: map_root_user(pid, uid, gid) if in_user_namespace else None)
+    except BaseException:
+        os.waitpid(pid, 0)  # the child has left, without running anything
+        raise
     return pid
 
 

@@ -25,6 +25,7 @@ STAGES = {
     "net_mount_uts.py": {"net", "mnt", "uts"},
     "net_mount_uts_ipc.py": {"net", "mnt", "uts", "ipc"},
     "net_mount_uts_ipc_pid.py": {"net", "mnt", "uts", "ipc", "pid"},
+    "net_mount_uts_ipc_pid_user.py": {"net", "mnt", "uts", "ipc", "pid", "user"},
 }
 NAMESPACE_STAGES = [stage for stage, new in STAGES.items() if new]
 NAMESPACE_TYPES = ["net", "mnt", "uts", "ipc", "pid", "user", "cgroup", "time"]

@@ -15,14 +15,10 @@ e.g. "mount tmpfs on /tmp: Operation not permitted"; the stages print that one
 line and exit 125, as `docker run` does when the runtime itself fails.
 """
 
-import collections
 import ctypes
 import errno
-import functools
 import mmap
-import operator
 import os
-import resource
 import signal
 import sys
 
@@ -198,6 +194,28 @@ def umount2(target, flags=0):
         raise _error(f"umount {os.fsdecode(target)}")
 
 
+# --- unshare(2) --------------------------------------------------------------
+
+_unshare = _prototype(libc.unshare, ctypes.c_int, ctypes.c_int)
+
+
+def unshare(flags):
+    """Move the caller into new namespaces, without creating a process.  See unshare(2).
+
+    For most namespaces this is clone()'s flags applied to yourself.  Two are
+    different: after CLONE_NEWPID and CLONE_NEWTIME the caller stays where
+    it is, and only the children it creates afterwards are in the new
+    namespace (a process's pid, and its clocks' offsets, never change).
+    CLONE_NEWTIME exists only this way: clone() refuses it with EINVAL,
+    because the flag's bit was already taken by CSIGNAL.
+
+    Errors you will meet: EPERM without CAP_SYS_ADMIN; EINVAL for a flag this
+    kernel does not know (CLONE_NEWTIME needs Linux 5.6).
+    """
+    if _unshare(flags) != 0:
+        raise _error(f"unshare {flag_names(flags)}")
+
+
 # --- sethostname(2) ---------------------------------------------------------
 
 _sethostname = _prototype(libc.sethostname, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t)
@@ -346,15 +364,17 @@ def user_namespace_refusal():
 
 # --- clone(2) ---------------------------------------------------------------
 
-# The child's entry point.  glibc passes it clone's `arg`, which we leave
-# NULL and the callback does not read: the Python side takes no argument.
-CHILD_ENTRY = ctypes.CFUNCTYPE(ctypes.c_int)
-_clone = _prototype(libc_holding_gil.clone, ctypes.c_int, CHILD_ENTRY,
-                    ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)
+# The child's function, `int fn(void *arg)`: as the C programs pass their
+# struct clone_args through clone's `arg`, we pass a Python object.
+CHILD_FUNCTION = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.py_object)
+_clone = _prototype(libc_holding_gil.clone, ctypes.c_int, CHILD_FUNCTION,
+                    ctypes.c_void_p, ctypes.c_int, ctypes.py_object)
 _before_fork = _prototype(ctypes.pythonapi.PyOS_BeforeFork, None)
 _after_fork_parent = _prototype(ctypes.pythonapi.PyOS_AfterFork_Parent, None)
 _after_fork_child = _prototype(ctypes.pythonapi.PyOS_AfterFork_Child, None)
-_call = operator.methodcaller("__call__")
+# any(steps) takes each step in turn until one is true: see clone() below.
+_run_steps = CHILD_FUNCTION(any)
+_NEVER = object()
 
 
 def flag_names(clone_flags):
@@ -391,20 +411,19 @@ def clone(child_main, clone_flags):
     # fork(), including any request from another thread to hand over the GIL.
     # If the child runs a single bytecode before PyOS_AfterFork_Child() resets
     # that state, it stops to hand the GIL to a thread that does not exist in
-    # the child, and hangs forever.  So the child's entry point is built from
-    # C-implemented callables only: deque(..., maxlen=0) consumes map(), which
-    # calls PyOS_AfterFork_Child() and then child_main(), in that order, with
-    # no Python bytecode before the first.
-    entry = functools.partial(collections.deque,
-                              map(_call, (_after_fork_child, child_main)), 0)
-    child_entry = CHILD_ENTRY(entry)
+    # the child, and hangs forever.  So the child starts in C-implemented
+    # callables only: iter(f, sentinel) is an iterator whose next() calls f(),
+    # and any() takes next() of each step in turn.  PyOS_AfterFork_Child()
+    # returns None, which is false, so any() goes on to child_main(), which
+    # never returns; no Python bytecode runs before PyOS_AfterFork_Child().
+    steps = map(next, (iter(_after_fork_child, _NEVER), iter(child_main, _NEVER)))
     # clone() is called through PyDLL, holding the GIL, and bracketed as
     # os.fork() brackets fork(): with the GIL released, another busy thread
     # takes it mid-clone and the child is born with a GIL it can never get.
     _before_fork()
     try:
         # The stack grows down: clone() takes its top, 16-byte aligned.
-        pid = _clone(child_entry, (stack + STACK_SIZE) & ~15, clone_flags, None)
+        pid = _clone(_run_steps, (stack + STACK_SIZE) & ~15, clone_flags, steps)
     finally:
         _after_fork_parent()
         # The child has its own copy of the stack; the parent's can go.
@@ -568,7 +587,7 @@ def spawn(clone_flags, setup, argv):
     in_user_namespace = bool(clone_flags & CLONE_NEWUSER)
     handshake = _Handshake()
     try:
-        pid = clone(functools.partial(_child_main, setup, command, handshake, in_user_namespace),
+        pid = clone(lambda: _child_main(setup, command, handshake, in_user_namespace),
                     clone_flags)
     except BaseException:
         handshake.close()
@@ -667,6 +686,7 @@ def die_by_signal(signum):
     """
     sys.stdout.flush()
     sys.stderr.flush()
+    import resource  # here, not at the top: only this rare path needs it
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if signum != signal.SIGKILL:  # the one signal whose disposition is fixed
         signal.signal(signum, signal.SIG_DFL)
@@ -723,4 +743,9 @@ def main(clone_flags, setup, doc):
         _exit_with_message(str(error), 125)
     if returncode < 0:
         die_by_signal(-returncode)
-    sys.exit(returncode)
+    # Leave without the interpreter's teardown: it writes to nearly every
+    # page, and after clone() each of them is copy-on-write and faults once.
+    # That is most of a millisecond per megabyte, and nothing here needs it.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(returncode)

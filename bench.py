@@ -1,0 +1,216 @@
+"""bench.py: what a container costs, measured on this machine.
+
+Everything is measured in one run, side by side, so that the ratios are fair:
+
+- start-up: the bare interpreter (`python3 -c pass`), each stage running
+  `true`, the stage's C twin from c/ (built with gcc when it is installed),
+  and util-linux `unshare` with the same flags.  The floor for a stage is
+  the bare interpreter plus unshare: the ratio says how close we come.
+- namespaces: what creating each type of namespace alone adds to a clone(),
+  measured in this process over many runs.
+- load: N pid stages started side by side, for N = 1, 10, 100, and the peak
+  memory of a parent waiting for its child.
+
+Usage: python3 bench.py [--quick] [--json]   (as root: stages need it)
+Figures are medians in milliseconds.  Nothing here is a test: a busy machine
+gives slower figures, not failures.
+"""
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import libns
+
+HERE = Path(__file__).resolve().parent
+STAGES = {  # stage: (C twin, unshare's flags)
+    "base.py": ("base", []),
+    "net.py": ("net", ["-n"]),
+    "net_mount.py": ("net_mount", ["-nm"]),
+    "net_mount_uts.py": ("net_mount_utc", ["-nmu"]),
+    "net_mount_uts_ipc.py": ("net_mount_utc_ipc", ["-nmui"]),
+    "net_mount_uts_ipc_pid.py": ("net_mount_utc_ipc_pid", ["-nmuipf", "--mount-proc"]),
+}
+NAMESPACES = {
+    "net": libns.CLONE_NEWNET, "mnt": libns.CLONE_NEWNS, "uts": libns.CLONE_NEWUTS,
+    "ipc": libns.CLONE_NEWIPC, "pid": libns.CLONE_NEWPID, "user": libns.CLONE_NEWUSER,
+    "cgroup": libns.CLONE_NEWCGROUP, "time": libns.CLONE_NEWTIME,
+}
+PID_STAGE = "net_mount_uts_ipc_pid.py"
+
+
+def summary(samples):
+    """Median, min and max of timings in seconds, as milliseconds."""
+    return {"median": statistics.median(samples) * 1000, "min": min(samples) * 1000,
+            "max": max(samples) * 1000}
+
+
+def time_command(command, runs, env):
+    """Start-to-exit time of `command`, `runs` times; it must succeed."""
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
+        samples.append(time.perf_counter() - started)
+    return summary(samples)
+
+
+def build_c_programs(folder):
+    """The C twins, built with gcc -O2; {} when gcc is missing."""
+    if not shutil.which("gcc"):
+        return {}
+    built = {}
+    for c_name, _ in STAGES.values():
+        output = Path(folder) / c_name
+        subprocess.run(["gcc", "-O2", "-o", str(output), str(HERE / "c" / f"{c_name}.c")],
+                       check=True)
+        built[c_name] = str(output)
+    return built
+
+
+def start_up(runs, env):
+    """Rows of the start-up table, the floor first."""
+    python = sys.executable
+    rows = {"python3 -c pass": time_command([python, "-c", "pass"], runs, env)}
+    with tempfile.TemporaryDirectory() as folder:
+        c_programs = build_c_programs(folder)
+        for stage, (c_name, unshare_flags) in STAGES.items():
+            rows[stage] = time_command([python, str(HERE / stage), "true"], runs, env)
+            if c_name in c_programs:
+                rows[f"c/{c_name}"] = time_command([c_programs[c_name], "true"], runs, env)
+            if shutil.which("unshare"):
+                rows[" ".join(["unshare", *unshare_flags])] = time_command(
+                    ["unshare", *unshare_flags, "true"], runs, env)
+    for stage, (_, unshare_flags) in STAGES.items():
+        unshare = rows.get(" ".join(["unshare", *unshare_flags]))
+        if unshare:
+            floor = rows["python3 -c pass"]["median"] + unshare["median"]
+            rows[stage]["ratio to floor"] = rows[stage]["median"] / floor
+    return rows
+
+
+def spawn_and_wait(clone_flags, runs, before_each=None):
+    """Seconds for libns.spawn() and wait() of `true`, `runs` times, in this process."""
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        if before_each:
+            before_each()
+        libns.wait(libns.spawn(clone_flags, lambda: None, ["true"]))
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def namespace_costs(runs):
+    """What each namespace type adds to a clone() of `true`, in milliseconds."""
+    baseline = statistics.median(spawn_and_wait(0, runs))
+    costs = {"clone() + execvp(true), no namespace": baseline * 1000}
+    for name, flag in NAMESPACES.items():
+        if name == "time":
+            # clone() refuses CLONE_NEWTIME; unshare() it before each clone,
+            # in a forked process so that this one keeps the host's clocks.
+            median = _in_forked_process(lambda: statistics.median(spawn_and_wait(
+                0, runs, lambda: libns.unshare(libns.CLONE_NEWTIME))))
+        else:
+            median = statistics.median(spawn_and_wait(flag, runs))
+        costs[name] = None if median is None else (median - baseline) * 1000
+    return costs
+
+
+def _in_forked_process(function):
+    """function() run in a forked child; its float result, or None if it failed."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.write(write_end, repr(function()).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as result:
+        text = result.read()
+    os.waitpid(pid, 0)
+    return float(text) if text else None
+
+
+def parallel(counts, env):
+    """N pid stages at once: wall time for all, and runs per second."""
+    rows = {}
+    for count in counts:
+        started = time.perf_counter()
+        tools = [subprocess.Popen([sys.executable, str(HERE / PID_STAGE), "true"], env=env)
+                 for _ in range(count)]
+        statuses = {tool.wait() for tool in tools}
+        elapsed = time.perf_counter() - started
+        if statuses != {0}:
+            raise RuntimeError(f"{count} parallel runs exited with {sorted(statuses)}")
+        rows[count] = {"wall ms": elapsed * 1000, "runs per second": count / elapsed}
+    return rows
+
+
+def waiting_parent_peak_kib(env):
+    """VmHWM of the tool while its child sleeps: the memory a running container costs us."""
+    tool = subprocess.Popen([sys.executable, str(HERE / PID_STAGE), "sleep", "0.5"], env=env)
+    time.sleep(0.3)
+    with open(f"/proc/{tool.pid}/status") as status:
+        peak = int(next(line for line in status if line.startswith("VmHWM")).split()[1])
+    tool.wait()
+    return peak
+
+
+def measure(quick):
+    # Without PYTHONDONTWRITEBYTECODE, as a user runs the stages: libns is
+    # then compiled once, not at every start.
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    runs = 3 if quick else 30
+    return {
+        "machine": {"python": platform.python_version(), "kernel": platform.release(),
+                    "cpus": os.cpu_count(), "processor": platform.machine()},
+        "start-up ms": start_up(runs, env),
+        "namespace cost ms": namespace_costs(5 if quick else 200),
+        "parallel pid stages": parallel([1, 10] if quick else [1, 10, 100], env),
+        "waiting parent peak KiB": waiting_parent_peak_kib(env),
+    }
+
+
+def print_table(results):
+    machine = results["machine"]
+    print(f"Python {machine['python']}, Linux {machine['kernel']}, {machine['cpus']} CPUs"
+          f" ({machine['processor']})\n")
+    print(f"{'start-up, ms':40} {'median':>8} {'min':>8} {'max':>8} {'ratio':>7}")
+    for name, row in results["start-up ms"].items():
+        ratio = f"{row['ratio to floor']:7.2f}" if "ratio to floor" in row else ""
+        print(f"{name:40} {row['median']:8.1f} {row['min']:8.1f} {row['max']:8.1f} {ratio}")
+    print("(ratio: the stage against python3 -c pass plus unshare with the same flags)\n")
+    print(f"{'what a namespace adds to clone(), ms':40} {'median':>8}")
+    for name, cost in results["namespace cost ms"].items():
+        print(f"{name:40} {'n/a' if cost is None else format(cost, '8.2f'):>8}")
+    print(f"\n{'pid stages side by side':40} {'wall ms':>8} {'runs/s':>8}")
+    for count, row in results["parallel pid stages"].items():
+        print(f"{count:<40} {row['wall ms']:8.0f} {row['runs per second']:8.1f}")
+    print(f"\npeak memory of a waiting parent: {results['waiting parent peak KiB']} KiB")
+
+
+def main():
+    options = set(sys.argv[1:])
+    unknown = options - {"--quick", "--json"}
+    if unknown or os.geteuid() != 0:
+        print(f"usage: sudo python3 bench.py [--quick] [--json]"
+              f"{'' if not unknown else f'  (unknown: {sorted(unknown)})'}", file=sys.stderr)
+        sys.exit(125)
+    results = measure("--quick" in options)
+    if "--json" in options:
+        print(json.dumps(results, indent=2))
+    else:
+        print_table(results)
+
+
+if __name__ == "__main__":
+    main()

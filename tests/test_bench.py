@@ -1,0 +1,60 @@
+"""bench.py runs and prints well-formed figures.  No figure is judged here:
+timings belong to the benchmark, never to a test on a noisy machine."""
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, STAGES, stage_env
+
+pytestmark = pytest.mark.usefixtures("namespaces_work")
+
+BENCH_TIMEOUT = 300  # a guard against a hang only
+
+
+def run_bench(*options):
+    return subprocess.run([sys.executable, str(ROOT / "bench.py"), *options], capture_output=True,
+                          text=True, env=stage_env(), timeout=BENCH_TIMEOUT)
+
+
+def test_quick_json_has_every_row():
+    result = run_bench("--quick", "--json")
+    assert (result.returncode, result.stderr) == (0, "")
+    figures = json.loads(result.stdout)
+    assert set(figures) == {"machine", "start-up ms", "namespace cost ms", "parallel pid stages",
+                            "waiting parent peak KiB"}
+    start_up = figures["start-up ms"]
+    stages = [stage for stage in STAGES if "user" not in STAGES[stage]]
+    assert {"python3 -c pass", *stages} <= set(start_up)
+    for row in start_up.values():
+        assert 0 < row["min"] <= row["median"] <= row["max"]
+    for stage in stages[1:]:
+        assert start_up[stage]["ratio to floor"] > 0
+    assert set(figures["namespace cost ms"]) == {
+        "clone() + execvp(true), no namespace", "net", "mnt", "uts", "ipc", "pid", "user",
+        "cgroup", "time"}
+    assert set(figures["parallel pid stages"]) == {"1", "10"}
+    assert figures["waiting parent peak KiB"] > 0
+
+
+def test_quick_table_prints_each_section():
+    result = run_bench("--quick")
+    assert (result.returncode, result.stderr) == (0, "")
+    lines = result.stdout.splitlines()
+    assert lines[2].split() == ["start-up,", "ms", "median", "min", "max", "ratio"]
+    first_words = [line.split("  ")[0] for line in lines]
+    for stage in STAGES:
+        if "user" not in STAGES[stage]:
+            assert stage in first_words
+    assert "what a namespace adds to clone(), ms" in first_words
+    assert "pid stages side by side" in first_words
+    assert re.fullmatch(r"peak memory of a waiting parent: \d+ KiB", lines[-1])
+
+
+def test_unknown_option_is_refused():
+    result = run_bench("--fast")
+    assert result.returncode == 125
+    assert result.stderr == ("usage: sudo python3 bench.py [--quick] [--json]"
+                             "  (unknown: ['--fast'])\n")

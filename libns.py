@@ -52,6 +52,11 @@ MS_PRIVATE = 1 << 18
 MS_SLAVE = 1 << 19
 MS_SHARED = 1 << 20
 MNT_DETACH = 2
+MOUNT_FLAGS = {
+    "MS_RDONLY": MS_RDONLY, "MS_NOSUID": MS_NOSUID, "MS_NODEV": MS_NODEV,
+    "MS_NOEXEC": MS_NOEXEC, "MS_REMOUNT": MS_REMOUNT, "MS_BIND": MS_BIND, "MS_REC": MS_REC,
+    "MS_PRIVATE": MS_PRIVATE, "MS_SLAVE": MS_SLAVE, "MS_SHARED": MS_SHARED,
+}
 
 # <sys/prctl.h>, see prctl(2).
 PR_SET_PDEATHSIG = 1
@@ -122,6 +127,48 @@ def _path(text):
     return None if text is None else os.fsencode(text)
 
 
+# --- Tracing: every call below, printed as a C programmer writes it ----------
+
+# LIBNS_TRACE=1 in the environment, or -v as a stage's first option, prints
+# each call libns makes on stderr, with its result, from the parent and the
+# child, so that it can be read next to `strace -f` of the C programs.
+tracing = os.environ.get("LIBNS_TRACE", "") not in ("", "0")
+_in_child = False
+
+
+def _trace(call, result=None):
+    """Print `call = result` on stderr when tracing; '[child] ' marks the child."""
+    if tracing:
+        line = f"{'[child] ' if _in_child else ''}{call}"
+        if result is not None:
+            line += f" = {result}"
+        os.write(2, (line + "\n").encode(errors="backslashreplace"))
+
+
+def _result(value, failed):
+    """A call's result as strace shows it: '0', '4242' or '-1 EPERM (Operation not permitted)'."""
+    if not failed:
+        return str(value)
+    code = ctypes.get_errno()
+    return f"-1 {errno.errorcode.get(code, code)} ({os.strerror(code)})"
+
+
+def _c_string(text):
+    """A C string argument as strace shows it: "text", or NULL."""
+    if text is None:
+        return "NULL"
+    return '"' + os.fsdecode(text).replace('"', '\\"') + '"'
+
+
+def _flag_names(flags, names):
+    """flags as 'NAME|NAME' from {name: bit}, with any bits left over in hex; '0' for none."""
+    parts = [name for name, bit in names.items() if flags & bit]
+    rest = flags & ~sum(bit for name, bit in names.items() if flags & bit)
+    if rest:
+        parts.append(hex(rest))
+    return "|".join(parts) or "0"
+
+
 # --- mmap(2), mprotect(2), munmap(2): memory for the child's stack ----------
 
 _mmap = _prototype(libc.mmap, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
@@ -139,9 +186,13 @@ def map_stack(size=STACK_SIZE):
     into whatever mapping lies below instead of crashing the child.
     """
     stack = _mmap(None, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+    _trace(f"mmap(NULL, {size}, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)",
+           _result(hex(stack or 0), stack == MAP_FAILED))
     if stack == MAP_FAILED:
         raise _error(f"mmap {size} bytes for the child's stack")
-    if _mprotect(stack, mmap.PAGESIZE, PROT_NONE) != 0:
+    result = _mprotect(stack, mmap.PAGESIZE, PROT_NONE)
+    _trace(f"mprotect({stack:#x}, {mmap.PAGESIZE}, PROT_NONE)", _result(result, result != 0))
+    if result != 0:
         error = _error("mprotect the stack's guard page")
         unmap_stack(stack, size)
         raise error
@@ -150,7 +201,9 @@ def map_stack(size=STACK_SIZE):
 
 def unmap_stack(stack, size=STACK_SIZE):
     """Unmap a stack from map_stack().  See munmap(2)."""
-    if _munmap(stack, size) != 0:
+    result = _munmap(stack, size)
+    _trace(f"munmap({stack:#x}, {size})", _result(result, result != 0))
+    if result != 0:
         raise _error("munmap the child's stack")
 
 
@@ -178,7 +231,10 @@ def mount(source, target, fstype, flags=0, data=None):
         description = f"make the mounts under {os.fsdecode(target)} private"
     else:
         description = f"mount {os.fsdecode(target)} (flags {flags:#x})"
-    if _mount(_path(source), _path(target), _path(fstype), flags, _path(data)) != 0:
+    result = _mount(_path(source), _path(target), _path(fstype), flags, _path(data))
+    _trace(f"mount({_c_string(source)}, {_c_string(target)}, {_c_string(fstype)},"
+           f" {_flag_names(flags, MOUNT_FLAGS)}, {_c_string(data)})", _result(result, result != 0))
+    if result != 0:
         raise _error(description)
 
 
@@ -190,7 +246,10 @@ def umount2(target, flags=0):
     something still uses it, and EINVAL when `target` is not a mount point or
     is a mount locked by a less privileged user namespace.
     """
-    if _umount2(_path(target), flags) != 0:
+    result = _umount2(_path(target), flags)
+    _trace(f"umount2({_c_string(target)}, {_flag_names(flags, {'MNT_DETACH': MNT_DETACH})})",
+           _result(result, result != 0))
+    if result != 0:
         raise _error(f"umount {os.fsdecode(target)}")
 
 
@@ -212,8 +271,10 @@ def unshare(flags):
     Errors you will meet: EPERM without CAP_SYS_ADMIN; EINVAL for a flag this
     kernel does not know (CLONE_NEWTIME needs Linux 5.6).
     """
-    if _unshare(flags) != 0:
-        raise _error(f"unshare {flag_names(flags)}")
+    result = _unshare(flags)
+    _trace(f"unshare({flag_names(flags, exit_signal=False)})", _result(result, result != 0))
+    if result != 0:
+        raise _error(f"unshare {flag_names(flags, exit_signal=False)}")
 
 
 # --- sethostname(2) ---------------------------------------------------------
@@ -229,7 +290,9 @@ def sethostname(hostname):
     user); EINVAL for a name longer than 64 bytes.
     """
     name = os.fsencode(hostname)
-    if _sethostname(name, len(name)) != 0:
+    result = _sethostname(name, len(name))
+    _trace(f"sethostname({_c_string(name)}, {len(name)})", _result(result, result != 0))
+    if result != 0:
         raise _error(f"sethostname {os.fsdecode(name)}")
 
 
@@ -246,7 +309,9 @@ def set_parent_death_signal(signum):
     the command is killed too if the tool dies.  "Parent" means the parent
     thread: call clone() from the thread that will wait for the child.
     """
-    if _prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0) != 0:
+    result = _prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
+    _trace(f"prctl(PR_SET_PDEATHSIG, {signal.Signals(signum).name})", _result(result, result != 0))
+    if result != 0:
         raise _error("prctl PR_SET_PDEATHSIG")
 
 
@@ -262,7 +327,9 @@ def close_fds_from(first):
     Kernels older than 5.9 lack close_range and fail with ENOSYS; then every
     descriptor up to the limit is closed one by one, as Python itself does.
     """
-    if _syscall(SYS_close_range, first, 0xFFFFFFFF, 0) != 0:
+    result = _syscall(SYS_close_range, first, 0xFFFFFFFF, 0)
+    _trace(f"close_range({first}, ~0U, 0)", _result(result, result != 0))
+    if result != 0:
         os.closerange(first, os.sysconf("SC_OPEN_MAX"))
 
 
@@ -282,7 +349,10 @@ def execvp(argv):
     execute permission; E2BIG when the arguments exceed the kernel's limit.
     """
     c_argv = (ctypes.c_char_p * (len(argv) + 1))(*argv, None)
+    call = f"execvp({_c_string(argv[0])}, [{', '.join(map(_c_string, argv))}])"
+    _trace(call)  # if it works, nothing comes back to say so
     _execvp(argv[0], c_argv)
+    _trace(call, _result(-1, True))
     error = _error(f"execvp {os.fsdecode(argv[0]) or repr('')}")
     if error.errno == errno.ENOENT:
         interpreter = _missing_interpreter(argv[0])
@@ -335,7 +405,10 @@ def map_root_user(pid, uid, gid):
             with open(path, "w") as map_file:
                 map_file.write(line)
         except OSError as error:
+            _trace(f'write("{path}", "{line}")', f"-1 {errno.errorcode.get(error.errno)}"
+                   f" ({error.strerror})")
             raise OSError(error.errno, f"write '{line}' to {path}: {error.strerror}") from None
+        _trace(f'write("{path}", "{line}")', len(line))
 
 
 # Settings with which a system refuses user namespaces to ordinary users, and
@@ -377,11 +450,16 @@ _run_steps = CHILD_FUNCTION(any)
 _NEVER = object()
 
 
-def flag_names(clone_flags):
-    """'CLONE_NEWUTS|CLONE_NEWNET|SIGCHLD': clone flags as a C programmer writes them."""
-    names = [name for name, flag in NAMESPACE_FLAGS.items() if clone_flags & flag]
-    if clone_flags & 0xFF:
-        names.append(signal.Signals(clone_flags & 0xFF).name)
+def flag_names(clone_flags, exit_signal=True):
+    """'CLONE_NEWUTS|CLONE_NEWNET|SIGCHLD': clone flags as a C programmer writes them.
+
+    clone()'s low byte is the child's exit signal; unshare() has none, and
+    there the same byte may hold CLONE_NEWTIME.
+    """
+    signal_byte = clone_flags & 0xFF if exit_signal else 0
+    names = [name for name, flag in NAMESPACE_FLAGS.items() if clone_flags & ~signal_byte & flag]
+    if signal_byte:
+        names.append(signal.Signals(signal_byte).name)
     return "|".join(names) or "0"
 
 
@@ -420,26 +498,35 @@ def clone(child_main, clone_flags):
     # clone() is called through PyDLL, holding the GIL, and bracketed as
     # os.fork() brackets fork(): with the GIL released, another busy thread
     # takes it mid-clone and the child is born with a GIL it can never get.
-    _before_fork()
     try:
-        # The stack grows down: clone() takes its top, 16-byte aligned.
-        pid = _clone(_run_steps, (stack + STACK_SIZE) & ~15, clone_flags, steps)
+        _before_fork()
+        try:
+            # The stack grows down: clone() takes its top, 16-byte aligned.
+            pid = _clone(_run_steps, (stack + STACK_SIZE) & ~15, clone_flags, steps)
+        finally:
+            _after_fork_parent()
+        _trace(f"clone(child, stack+{STACK_SIZE}, {flag_names(clone_flags)}, args)",
+               _result(pid, pid == -1))
+        if pid == -1:
+            raise _clone_error(clone_flags)
     finally:
-        _after_fork_parent()
         # The child has its own copy of the stack; the parent's can go.
         unmap_stack(stack)
-    if pid == -1:
-        error = _error(f"clone {flag_names(clone_flags)}")
-        refusal = user_namespace_refusal() if clone_flags & CLONE_NEWUSER else None
-        if refusal and error.errno in (errno.EPERM, errno.ENOSPC):
-            error.strerror += f" ({refusal})"
-        elif error.errno == errno.EPERM:
-            error.strerror += (" (creating namespaces needs root; in Docker, use"
-                               " docker run --privileged)")
-        elif error.errno == errno.ENOSPC:
-            error.strerror += " (a /proc/sys/user/max_*_namespaces limit is reached)"
-        raise error
     return pid
+
+
+def _clone_error(clone_flags):
+    """The OSError for a failed clone(), saying what the refusal usually means."""
+    error = _error(f"clone {flag_names(clone_flags)}")
+    refusal = user_namespace_refusal() if clone_flags & CLONE_NEWUSER else None
+    if refusal and error.errno in (errno.EPERM, errno.ENOSPC):
+        error.strerror += f" ({refusal})"
+    elif error.errno == errno.EPERM:
+        error.strerror += (" (creating namespaces needs root; in Docker, use"
+                           " docker run --privileged)")
+    elif error.errno == errno.ENOSPC:
+        error.strerror += " (a /proc/sys/user/max_*_namespaces limit is reached)"
+    return error
 
 
 # --- The child: from clone() to execvp() ------------------------------------
@@ -524,6 +611,8 @@ class _Handshake:
 
 def _child_main(setup, argv, handshake, in_user_namespace):
     """The child's life after clone(): wait for the parent, set up, exec.  Never returns."""
+    global _in_child
+    _in_child = True
     try:
         try:
             handshake.child_side()
@@ -609,8 +698,12 @@ def wait(pid):
     """
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):
-        return -os.WTERMSIG(status)
-    return os.WEXITSTATUS(status)
+        returncode = -os.WTERMSIG(status)
+        _trace(f"waitpid({pid}, ...)", f"{pid} (killed by {signal.Signals(-returncode).name})")
+    else:
+        returncode = os.WEXITSTATUS(status)
+        _trace(f"waitpid({pid}, ...)", f"{pid} (exited {returncode})")
+    return returncode
 
 
 def _ignores_as_init(pid, signum):
@@ -653,6 +746,7 @@ class _SignalForwarder:
                 signum = signal.SIGKILL
             self.ignored_once = True
         os.kill(self.pid, signum)
+        _trace(f"kill({self.pid}, {signal.Signals(signum).name})", 0)
 
 
 def run(clone_flags, setup, argv):
@@ -705,25 +799,36 @@ def _exit_with_message(message, status):
 
 def usage():
     """The first line of every stage's --help."""
-    return f"usage: {program_name()} [-h] [--] [COMMAND [ARG...]]"
+    return f"usage: {program_name()} [-h] [-v] [--] [COMMAND [ARG...]]"
+
+
+OPTIONS_HELP = """\
+options:
+  -h, --help     print this help and exit
+  -v, --verbose  print every call libns makes, as strace -f would (or set LIBNS_TRACE=1)
+  --             end of options: what follows is the command, even if it starts with -
+Without a command, the stage runs $SHELL (default /bin/sh) inside."""
 
 
 def parse_command_line(args, doc):
     """The command a stage runs: `args` after our options, or $SHELL when empty.
 
-    Options, as in unshare(1): -h/--help prints the usage and the stage's
-    docstring; -- ends the options, so that a command may start with '-'.
+    Options come first, as in unshare(1); the first argument that is not
+    one starts the command, and so does whatever follows --.
     """
-    if args and args[0] in ("-h", "--help"):
-        print(usage())
-        print()
-        print(doc.strip())
-        sys.exit(0)
-    if args and args[0] == "--":
-        args = args[1:]
-    elif args and args[0].startswith("-") and args[0] != "-":
-        _exit_with_message(f"unknown option {args[0]!r} (put -- before a command that"
-                           f" starts with '-')\n{usage()}", 125)
+    global tracing
+    while args and args[0].startswith("-") and args[0] != "-":
+        option, args = args[0], args[1:]
+        if option in ("-h", "--help"):
+            print(f"{usage()}\n\n{doc.strip()}\n\n{OPTIONS_HELP}")
+            sys.exit(0)
+        elif option in ("-v", "--verbose"):
+            tracing = True
+        elif option == "--":
+            break
+        else:
+            _exit_with_message(f"unknown option {option!r} (put -- before a command that"
+                               f" starts with '-')\n{usage()}", 125)
     return args or [os.environ.get("SHELL") or "/bin/sh"]
 
 

@@ -37,7 +37,7 @@ def child():
     libns.mount(None, "/", None, libns.MS_REC | libns.MS_PRIVATE)
     libns.mount("none", "/tmp", "tmpfs", 0, "")
     libns.sethostname("custom_hostname")
-    libns.mount("proc", "/proc", "proc", libns.MS_NOSUID | libns.MS_NODEV | libns.MS_NOEXEC)
+    libns.mount("proc", "/proc", "proc", libns.MS_NOSUID | libns.MS_NODEV | libns.MS_NOEXEC, "")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,15 @@ STAGES = {
     "net_mount_uts_ipc_pid.py": {"net", "mnt", "uts", "ipc", "pid"},
     "net_mount_uts_ipc_pid_user.py": {"net", "mnt", "uts", "ipc", "pid", "user"},
 }
+# The tutorial stops at the pid stage: the user stage has no C twin.
+C_TWIN = {
+    "base.py": "base",
+    "net.py": "net",
+    "net_mount.py": "net_mount",
+    "net_mount_uts.py": "net_mount_utc",
+    "net_mount_uts_ipc.py": "net_mount_utc_ipc",
+    "net_mount_uts_ipc_pid.py": "net_mount_utc_ipc_pid",
+}
 NAMESPACE_STAGES = [stage for stage, new in STAGES.items() if new]
 NAMESPACE_TYPES = ["net", "mnt", "uts", "ipc", "pid", "user", "cgroup", "time"]
 TIMEOUT = 60  # seconds; only a guard against a hang, never a speed limit
@@ -185,6 +194,22 @@ def host_state():
         "ipc": [read(f"/proc/sysvipc/{kind}") for kind in ("msg", "sem", "shm")],
         "interfaces": interfaces(read("/proc/net/dev")),
     }
+
+
+@pytest.fixture(scope="session")
+def c_programs(tmp_path_factory):
+    """The C twins, built with gcc -Wall -Wextra; {name: path}."""
+    if not shutil.which("gcc"):
+        pytest.skip("gcc is not installed: cannot build the C programs in c/")
+    folder = tmp_path_factory.mktemp("c")
+    built = {}
+    for name in C_TWIN.values():
+        compiled = subprocess.run(["gcc", "-Wall", "-Wextra", "-o", str(folder / name),
+                                   str(ROOT / "c" / f"{name}.c")],
+                                  capture_output=True, text=True, timeout=TIMEOUT)
+        assert (compiled.returncode, compiled.stderr) == (0, ""), f"{name}.c: {compiled.stderr}"
+        built[name] = folder / name
+    return built
 
 
 @pytest.fixture

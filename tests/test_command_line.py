@@ -15,7 +15,11 @@ def test_help_prints_usage_and_what_the_stage_isolates(stage, option):
     module = stage[:-len(".py")]
     docstring = run_python(f"import {module}; print({module}.__doc__.strip())").stdout
     assert result.returncode == 0
-    assert result.stdout == f"usage: {stage} [-h] [--] [COMMAND [ARG...]]\n\n{docstring}"
+    usage, rest = result.stdout.split("\n\n", 1)
+    doc, options = rest.split("\n\noptions:\n")
+    assert usage == f"usage: {stage} [-h] [-v] [--] [COMMAND [ARG...]]"
+    assert doc + "\n" == docstring
+    assert [line.split()[0] for line in options.splitlines()] == ["-h,", "-v,", "--", "Without"]
     assert result.stderr == ""
 
 
@@ -24,7 +28,7 @@ def test_unknown_option_is_refused_with_125(stage):
     result = run_stage(stage, "-x", "true")
     assert result.returncode == 125
     assert result.stderr == (f"{stage}: unknown option '-x' (put -- before a command that starts"
-                             f" with '-')\nusage: {stage} [-h] [--] [COMMAND [ARG...]]\n")
+                             f" with '-')\nusage: {stage} [-h] [-v] [--] [COMMAND [ARG...]]\n")
 
 
 @pytest.mark.parametrize("stage", STAGES)

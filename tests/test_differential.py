@@ -3,25 +3,15 @@
 The C programs are the tutorial's; unshare(1) is what Linux users trust.  For
 the same command, a user must see the same thing from all three.
 """
-import shutil
 import subprocess
 
 import pytest
 
-from conftest import (ROOT, TIMEOUT, interfaces, namespace_ids, read, run_stage,
+from conftest import (C_TWIN, TIMEOUT, interfaces, namespace_ids, read, run_stage,
                       stage_env)
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
-# The tutorial stops at the pid stage: the user stage has no C twin.
-C_TWIN = {
-    "base.py": "base",
-    "net.py": "net",
-    "net_mount.py": "net_mount",
-    "net_mount_uts.py": "net_mount_utc",
-    "net_mount_uts_ipc.py": "net_mount_utc_ipc",
-    "net_mount_uts_ipc_pid.py": "net_mount_utc_ipc_pid",
-}
 UNSHARE = {
     "net.py": ["-n"],
     "net_mount.py": ["-nm"],
@@ -29,22 +19,6 @@ UNSHARE = {
     "net_mount_uts_ipc.py": ["-nmui"],
     "net_mount_uts_ipc_pid.py": ["-nmuipf", "--mount-proc"],
 }
-
-
-@pytest.fixture(scope="session")
-def c_programs(tmp_path_factory):
-    """The C twins, built with gcc -Wall -Wextra; {name: path}."""
-    if not shutil.which("gcc"):
-        pytest.skip("gcc is not installed: cannot build the C programs in c/")
-    folder = tmp_path_factory.mktemp("c")
-    built = {}
-    for name in C_TWIN.values():
-        compiled = subprocess.run(["gcc", "-Wall", "-Wextra", "-o", str(folder / name),
-                                   str(ROOT / "c" / f"{name}.c")],
-                                  capture_output=True, text=True, timeout=TIMEOUT)
-        assert (compiled.returncode, compiled.stderr) == (0, ""), f"{name}.c: {compiled.stderr}"
-        built[name] = folder / name
-    return built
 
 
 def run_c(c_programs, stage, *command):

@@ -277,6 +277,28 @@ def unshare(flags):
         raise _error(f"unshare {flag_names(flags, exit_signal=False)}")
 
 
+# --- setns(2) ----------------------------------------------------------------
+
+_setns = _prototype(libc.setns, ctypes.c_int, ctypes.c_int, ctypes.c_int)
+
+
+def setns(fd, path):
+    """Move the caller into the namespace that `fd`, opened from `path`, refers to.
+
+    See setns(2).  `path` is a /proc/PID/ns/TYPE file and only names the call
+    in messages and the trace.  As with unshare(), joining a PID or time
+    namespace moves only the children created afterwards.
+
+    Errors you will meet: EPERM without CAP_SYS_ADMIN over the namespace (as
+    an ordinary user, join the process's user namespace first); EINVAL when
+    joining your own user namespace, or a user namespace with threads.
+    """
+    result = _setns(fd, 0)
+    _trace(f"setns({fd} /* {path} */, 0)", _result(result, result != 0))
+    if result != 0:
+        raise _error(f"setns {path}")
+
+
 # --- sethostname(2) ---------------------------------------------------------
 
 _sethostname = _prototype(libc.sethostname, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t)
@@ -621,7 +643,8 @@ def _child_main(setup, argv, handshake, in_user_namespace):
             for signum in FORWARDED_SIGNALS + (signal.SIGPIPE, signal.SIGXFSZ):
                 signal.signal(signum, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_SETMASK, ())
-            setup()
+            if setup is not None:
+                setup()
         except BaseException as error:
             message = _describe(error)
             # AppArmor lets the clone through but gives the namespace no
@@ -659,9 +682,9 @@ def command_bytes(argv):
 def spawn(clone_flags, setup, argv):
     """Start `argv` in a child made by clone(clone_flags); return the child's pid.
 
-    In the child, `setup()` runs first (mount, sethostname, ...), then the
-    command replaces it.  If setup raises, the child prints one line and
-    exits 125; if the command is not found it exits 127, and 126 when it is
+    In the child, `setup()` (unless None) runs first: mount, sethostname...
+    Then the command replaces it.  If setup raises, the child prints one line
+    and exits 125; if the command is not found it exits 127, and 126 when it is
     found but cannot run.  Wait for the child with wait().
 
     For a user other than root, CLONE_NEWUSER joins any namespace flag, and
@@ -797,9 +820,9 @@ def _exit_with_message(message, status):
     sys.exit(status)
 
 
-def usage():
+def usage(arguments="[COMMAND [ARG...]]"):
     """The first line of every stage's --help."""
-    return f"usage: {program_name()} [-h] [-v] [--] [COMMAND [ARG...]]"
+    return f"usage: {program_name()} [-h] [-v] [--] {arguments}"
 
 
 OPTIONS_HELP = """\
@@ -807,20 +830,21 @@ options:
   -h, --help     print this help and exit
   -v, --verbose  print every call libns makes, as strace -f would (or set LIBNS_TRACE=1)
   --             end of options: what follows is the command, even if it starts with -
-Without a command, the stage runs $SHELL (default /bin/sh) inside."""
+Without a command, {program} runs $SHELL (default /bin/sh) inside."""
 
 
-def parse_command_line(args, doc):
-    """The command a stage runs: `args` after our options, or $SHELL when empty.
+def parse_options(args, doc, arguments="[COMMAND [ARG...]]"):
+    """The arguments after our options, which come first, as in unshare(1).
 
-    Options come first, as in unshare(1); the first argument that is not
-    one starts the command, and so does whatever follows --.
+    -h prints the usage, `doc` and the options, and exits; -v turns tracing
+    on; the first argument that is not an option ends them, and so does --.
     """
     global tracing
     while args and args[0].startswith("-") and args[0] != "-":
         option, args = args[0], args[1:]
         if option in ("-h", "--help"):
-            print(f"{usage()}\n\n{doc.strip()}\n\n{OPTIONS_HELP}")
+            print(f"{usage(arguments)}\n\n{doc.strip()}\n\n"
+                  + OPTIONS_HELP.format(program=program_name()))
             sys.exit(0)
         elif option in ("-v", "--verbose"):
             tracing = True
@@ -828,18 +852,22 @@ def parse_command_line(args, doc):
             break
         else:
             _exit_with_message(f"unknown option {option!r} (put -- before a command that"
-                               f" starts with '-')\n{usage()}", 125)
-    return args or [os.environ.get("SHELL") or "/bin/sh"]
+                               f" starts with '-')\n{usage(arguments)}", 125)
+    return args
 
 
-def main(clone_flags, setup, doc):
-    """Run the command line's command in a child made by clone(clone_flags).
+def default_command():
+    """What runs without a command, as in unshare(1): $SHELL, else /bin/sh."""
+    return [os.environ.get("SHELL") or "/bin/sh"]
 
-    Exit as `docker run` does: with the command's own status; 125 when the
-    tool fails (clone refused, setup failed); 126 when the command cannot be
-    run; 127 when it is not found; and by the same signal that killed it.
+
+def run_and_exit(clone_flags, setup, argv):
+    """run() the command and exit as `docker run` does.
+
+    With the command's own status; 125 when the tool fails (clone refused,
+    setup failed); 126 when the command cannot be run; 127 when it is not
+    found; and by the same signal that killed it.
     """
-    argv = parse_command_line(sys.argv[1:], doc)
     try:
         returncode = run(clone_flags, setup, argv)
     except OSError as error:
@@ -854,3 +882,80 @@ def main(clone_flags, setup, doc):
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(returncode)
+
+
+def main(clone_flags, setup, doc):
+    """A stage's whole life: its command line, then run_and_exit()."""
+    argv = parse_options(sys.argv[1:], doc) or default_command()
+    run_and_exit(clone_flags, setup, argv)
+
+
+# --- python3 libns.py [PID...]: which namespaces a process does not share ----
+
+NAMESPACE_TYPES = ("mnt", "uts", "ipc", "pid", "net", "user", "cgroup", "time")
+
+
+def namespaces_of(pid="self"):
+    """{'mnt': 'mnt:[4026531841]', ...}: the namespaces process `pid` is in.
+
+    See namespaces(7): each /proc/PID/ns/TYPE is a link whose target names the
+    namespace; two processes share a namespace when the targets are equal.
+    Reading another user's process needs the right to ptrace it.
+    """
+    return {kind: os.readlink(f"/proc/{pid}/ns/{kind}") for kind in NAMESPACE_TYPES
+            if os.path.lexists(f"/proc/self/ns/{kind}")}
+
+
+def _command_name(pid):
+    with open(f"/proc/{pid}/comm") as comm:
+        return comm.read().strip()
+
+
+def _parent_of(pid):
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
+
+
+def host_reference():
+    """(pid, namespaces) of the process that stands for the host.
+
+    PID 1 when we may read it; otherwise the farthest of our ancestors we
+    may read, since PID 1 may belong to another user, and inside a PID
+    namespace PID 1 is the container's own init.
+    """
+    try:
+        return 1, namespaces_of(1)
+    except OSError:
+        pass
+    pid = os.getpid()
+    while _parent_of(pid) > 1:
+        try:
+            namespaces_of(_parent_of(pid))
+        except OSError:
+            break
+        pid = _parent_of(pid)
+    return pid, namespaces_of(pid)
+
+
+def show_namespaces(pids):
+    """Print each process's namespaces next to the host's, marking which differ."""
+    host_pid, host = host_reference()
+    host_name = f"PID {host_pid} ({_command_name(host_pid)})"
+    if host_pid == os.getpid() == 1:
+        host_name += (", which is this process: inside a PID namespace the host's processes"
+                      " are out of sight")
+    for pid in pids or [str(os.getpid())]:
+        try:
+            namespaces, name = namespaces_of(pid), _command_name(pid)
+        except OSError as error:
+            _exit_with_message(f"process {pid}: {error.strerror}", 125)
+        print(f"PID {pid} ({name}), against {host_name}:")
+        for kind, namespace in namespaces.items():
+            if namespace == host[kind]:
+                print(f"  {kind:7} {namespace:20} same")
+            else:
+                print(f"  {kind:7} {namespace:20} differs (host: {host[kind]})")
+
+
+if __name__ == "__main__":
+    show_namespaces(parse_options(sys.argv[1:], __doc__, "[PID...]"))

@@ -108,19 +108,20 @@ WAITER = (sys.executable, "-c", "import sys; print('ready', flush=True); sys.std
 
 
 @contextlib.contextmanager
-def running_stage(stage, *command):
+def running_stage(stage, *command, ready_as=None):
     """Start a stage running `command` (default: WAITER, which waits on stdin).
 
-    Yields (tool, child_pid) once the child has exec'd the command, so that a
-    test can look at the child from outside.  Leaving the block closes the
-    command's stdin and waits for the tool.
+    Yields (tool, child_pid) once the child has exec'd the command (or, with
+    `ready_as`, once its process name is that), so that a test can look at
+    the child from outside.  Leaving the block closes the command's stdin
+    and waits for the tool.
     """
     tool = subprocess.Popen([sys.executable, str(ROOT / stage), *(command or WAITER)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=stage_env())
     try:
         if command:
-            name = os.path.basename(command[0])[:15]
+            name = (ready_as or os.path.basename(command[0]))[:15]
             wait_until(lambda: [comm_of(child) for child in children_of(tool.pid)] == [name],
                        f"{stage} runs {name}")
         else:

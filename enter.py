@@ -1,0 +1,77 @@
+"""enter.py: run a command inside the namespaces of a running process.
+
+A container is a process whose namespaces differ from yours; to "exec into"
+it, join them.  setns(2) moves the caller into the namespace an open
+/proc/PID/ns/TYPE file refers to.  This is `nsenter --target PID --all` and
+`docker exec`:
+
+- the user namespace first, when it differs: it is what gives an ordinary
+  user the right to join the others;
+- the mount namespace, then the process's root and working directory, both
+  opened before the move, as a later path lookup would find other files;
+- the PID and time namespaces apply only to children, so the command runs in
+  a child, made by clone() as in the stages, and we wait for it.
+
+Try:    python3 net_mount_uts_ipc_pid.py sleep 1000 &
+        python3 libns.py $(pgrep -n sleep)         (its namespaces)
+        python3 enter.py $(pgrep -n sleep) ps -e   (what it sees)
+You see: PID 1 is sleep, and ps is the only other process; hostname says
+custom_hostname; ip addr shows only lo.
+"""
+import os
+import sys
+
+import libns
+
+# The order nsenter(1) uses: the user namespace first, the mount namespace
+# last of those that change paths.
+NAMESPACE_ORDER = ("user", "cgroup", "ipc", "uts", "net", "pid", "time", "mnt")
+
+
+def open_namespaces(pid):
+    """Open the target's namespaces that differ from ours, and its root and cwd."""
+    ours = libns.namespaces_of()
+    namespaces = []
+    for kind in NAMESPACE_ORDER:
+        path = f"/proc/{pid}/ns/{kind}"
+        if kind in ours and os.readlink(path) != ours[kind]:
+            namespaces.append((os.open(path, os.O_RDONLY | os.O_CLOEXEC), path))
+    root = os.open(f"/proc/{pid}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    cwd = os.open(f"/proc/{pid}/cwd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    return namespaces, root, cwd
+
+
+def enter(pid):
+    """Join every namespace of process `pid` that differs from ours, and its root and cwd."""
+    namespaces, root, cwd = open_namespaces(pid)
+    for fd, path in namespaces:
+        libns.setns(fd, path)
+        os.close(fd)
+    os.fchdir(root)
+    os.chroot(".")
+    os.fchdir(cwd)
+    os.close(root)
+    os.close(cwd)
+
+
+def fail(message):
+    print(f"enter.py: {message}", file=sys.stderr)
+    sys.exit(125)
+
+
+if __name__ == "__main__":
+    usage = "PID [COMMAND [ARG...]]"
+    arguments = libns.parse_options(sys.argv[1:], __doc__, usage)
+    if not arguments or not arguments[0].isdigit():
+        fail(f"the first argument must be a PID\n{libns.usage(usage)}")
+    pid, command = arguments[0], arguments[1:] or libns.default_command()
+    if not os.path.exists(f"/proc/{pid}"):
+        fail(f"no process with PID {pid}")
+    try:
+        enter(pid)
+    except PermissionError as error:
+        fail(f"{error.filename or 'setns'}: {error.strerror} (you may enter your own processes;"
+             " root may enter any)")
+    except OSError as error:
+        fail(error.strerror if error.filename is None else f"{error.filename}: {error.strerror}")
+    libns.run_and_exit(0, None, command)

@@ -1,0 +1,118 @@
+"""See a container from outside: the namespace view of libns.py, and enter.py."""
+import os
+import signal
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, STAGES, TIMEOUT, interfaces, run_stage, running_stage, stage_env
+
+pytestmark = pytest.mark.usefixtures("namespaces_work")
+
+PID_STAGE = "net_mount_uts_ipc_pid.py"
+
+
+def run_script(script, *arguments):
+    return subprocess.run([sys.executable, str(ROOT / script), *arguments], capture_output=True,
+                          text=True, env=stage_env(), timeout=TIMEOUT)
+
+
+def differing(view):
+    """The namespace types the view marks as differing from the host."""
+    return {line.split()[0] for line in view.splitlines() if "differs" in line}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_view_from_the_host_marks_exactly_the_stage_s_namespaces(stage):
+    with running_stage(stage) as (_, child):
+        view = run_script("libns.py", str(child))
+    assert (view.returncode, view.stderr) == (0, "")
+    assert view.stdout.splitlines()[0].startswith(f"PID {child} (python3), against PID ")
+    assert differing(view.stdout) == STAGES[stage]
+
+
+@pytest.mark.parametrize("stage", [stage for stage in STAGES if "pid" not in STAGES[stage]])
+def test_view_from_inside_marks_exactly_the_stage_s_namespaces(stage):
+    view = run_stage(stage, sys.executable, str(ROOT / "libns.py"))
+    assert (view.returncode, view.stderr) == (0, "")
+    assert differing(view.stdout) == STAGES[stage]
+
+
+def test_view_inside_a_pid_namespace_says_the_host_is_out_of_sight():
+    view = run_stage(PID_STAGE, sys.executable, str(ROOT / "libns.py"))
+    assert view.stdout.splitlines()[0] == (
+        "PID 1 (python3), against PID 1 (python3), which is this process: inside a PID"
+        " namespace the host's processes are out of sight:")
+
+
+def test_view_of_a_missing_process_is_125():
+    view = run_script("libns.py", "999999999")
+    assert (view.returncode, view.stderr) == (
+        125, "libns.py: process 999999999: No such file or directory\n")
+
+
+@pytest.fixture
+def running_pid_stage():
+    """A pid stage whose /tmp holds a marker file, running `sleep` as PID 1."""
+    with running_stage(PID_STAGE, "sh", "-c", "echo made inside > /tmp/marker;"
+                       " exec sleep 1000", ready_as="sleep") as (tool, child):
+        yield child
+        os.kill(child, signal.SIGKILL)
+
+
+LOOK_AROUND = ["sh", "-c", "hostname; cat /tmp/marker; cat /proc/net/dev; echo ===;"
+               " ps -e -o pid=,comm="]
+
+
+def looked_around(output):
+    """(hostname, marker, interfaces, [(pid, command)]) from LOOK_AROUND's output."""
+    first, processes = output.split("===\n")
+    hostname, marker, net_dev = first.split("\n", 2)
+    return hostname, marker, interfaces(net_dev), [tuple(line.split()) for line in
+                                                  processes.splitlines()]
+
+
+def test_enter_sees_what_the_container_sees(running_pid_stage):
+    result = run_script("enter.py", str(running_pid_stage), *LOOK_AROUND)
+    assert (result.returncode, result.stderr) == (0, "")
+    hostname, marker, names, processes = looked_around(result.stdout)
+    assert (hostname, marker, names) == ("custom_hostname", "made inside", ["lo"])
+    assert processes[0] == ("1", "sleep")
+    assert [command for _, command in processes] == ["sleep", "sh", "ps"]
+
+
+@pytest.mark.skipif(not shutil.which("nsenter"), reason="needs util-linux nsenter")
+def test_enter_sees_what_nsenter_sees(running_pid_stage):
+    ours = run_script("enter.py", str(running_pid_stage), *LOOK_AROUND)
+    theirs = subprocess.run(["nsenter", "--target", str(running_pid_stage), "--all",
+                             *LOOK_AROUND], capture_output=True, text=True, timeout=TIMEOUT)
+    ours_seen, theirs_seen = looked_around(ours.stdout), looked_around(theirs.stdout)
+    assert ours_seen[:3] == theirs_seen[:3]
+    # Process ids of the entering commands differ from one run to the next.
+    assert [command for _, command in ours_seen[3]] == [command for _, command in theirs_seen[3]]
+
+
+def test_enter_passes_the_command_s_status_through(running_pid_stage):
+    assert run_script("enter.py", str(running_pid_stage), "sh", "-c", "exit 4").returncode == 4
+
+
+def test_enter_joins_a_user_namespace_first():
+    with running_stage("net_mount_uts_ipc_pid_user.py", "sleep", "1000") as (_, child):
+        result = run_script("enter.py", str(child), "sh", "-c",
+                            "readlink /proc/self/ns/user; id -u")
+        target_user_namespace = os.readlink(f"/proc/{child}/ns/user")
+        os.kill(child, signal.SIGKILL)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.split() == [target_user_namespace, "0"]
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["999999999", "true"], "enter.py: no process with PID 999999999\n"),
+    (["true"], "enter.py: the first argument must be a PID\n"
+               "usage: enter.py [-h] [-v] [--] PID [COMMAND [ARG...]]\n"),
+])
+def test_enter_bad_target_is_125(arguments, message):
+    result = run_script("enter.py", *arguments)
+    assert (result.returncode, result.stdout, result.stderr) == (125, "", message)

@@ -46,16 +46,21 @@ MS_NOSUID = 2
 MS_NODEV = 4
 MS_NOEXEC = 8
 MS_REMOUNT = 32
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
 MS_SLAVE = 1 << 19
 MS_SHARED = 1 << 20
+MS_RELATIME = 1 << 21
 MNT_DETACH = 2
 MOUNT_FLAGS = {
     "MS_RDONLY": MS_RDONLY, "MS_NOSUID": MS_NOSUID, "MS_NODEV": MS_NODEV,
-    "MS_NOEXEC": MS_NOEXEC, "MS_REMOUNT": MS_REMOUNT, "MS_BIND": MS_BIND, "MS_REC": MS_REC,
+    "MS_NOEXEC": MS_NOEXEC, "MS_REMOUNT": MS_REMOUNT, "MS_NOATIME": MS_NOATIME,
+    "MS_NODIRATIME": MS_NODIRATIME, "MS_BIND": MS_BIND, "MS_REC": MS_REC,
     "MS_PRIVATE": MS_PRIVATE, "MS_SLAVE": MS_SLAVE, "MS_SHARED": MS_SHARED,
+    "MS_RELATIME": MS_RELATIME,
 }
 
 # <sys/prctl.h>, see prctl(2).
@@ -110,7 +115,12 @@ libc_holding_gil = ctypes.PyDLL(LIBC_NAME, use_errno=True)
 
 
 def _prototype(function, restype, *argtypes):
-    """Declare a libc function's C types; the default int return truncates pointers."""
+    """Declare a libc function's C types; the default int return truncates pointers.
+
+    libc.NAME is one object per name, shared by every caller; libc["NAME"]
+    is a new one, for a variadic function such as syscall() called with
+    different types.
+    """
     function.restype = restype
     function.argtypes = argtypes
     return function
@@ -225,6 +235,8 @@ def mount(source, target, fstype, flags=0, data=None):
     """
     if fstype is not None:
         description = f"mount {os.fsdecode(fstype)} on {os.fsdecode(target)}"
+    elif flags & MS_REMOUNT:
+        description = f"remount {os.fsdecode(target)} (flags {_flag_names(flags, MOUNT_FLAGS)})"
     elif flags & MS_BIND:
         description = f"bind mount {os.fsdecode(source)} on {os.fsdecode(target)}"
     elif flags & MS_PRIVATE:
@@ -236,6 +248,29 @@ def mount(source, target, fstype, flags=0, data=None):
            f" {_flag_names(flags, MOUNT_FLAGS)}, {_c_string(data)})", _result(result, result != 0))
     if result != 0:
         raise _error(description)
+
+
+def bind_mount(source, target, read_only=False):
+    """Make the tree at `source` appear at `target` too; optionally read-only.
+
+    See mount(2), MS_BIND and MS_REMOUNT.  A bind mount is always made with
+    the flags of the mount it copies; read-only takes a second call, a
+    remount of the new mount alone.  That remount must repeat the nosuid,
+    nodev, noexec and atime flags the source already has: in a user
+    namespace they are locked, and a remount without them fails with EPERM.
+    """
+    mount(source, target, None, MS_BIND | MS_REC)
+    if read_only:
+        mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | _locked_flags(target))
+
+
+def _locked_flags(path):
+    """The MS_* flags of the mount at `path` that a user namespace may not drop."""
+    flags = os.statvfs(path).f_flag
+    pairs = ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC),
+             (os.ST_NOATIME, MS_NOATIME), (os.ST_NODIRATIME, MS_NODIRATIME),
+             (os.ST_RELATIME, MS_RELATIME))
+    return sum(mount_flag for statvfs_flag, mount_flag in pairs if flags & statvfs_flag)
 
 
 def umount2(target, flags=0):
@@ -251,6 +286,38 @@ def umount2(target, flags=0):
            _result(result, result != 0))
     if result != 0:
         raise _error(f"umount {os.fsdecode(target)}")
+
+
+# --- pivot_root(2) -----------------------------------------------------------
+
+# glibc has no pivot_root(); its number in <sys/syscall.h> differs by machine.
+SYS_pivot_root = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "armv7l": 218, "i686": 217,
+                  "ppc64le": 203, "s390x": 217}.get(os.uname().machine)
+_syscall_2_strings = _prototype(libc["syscall"], ctypes.c_long, ctypes.c_long, ctypes.c_char_p,
+                                ctypes.c_char_p)
+
+
+def pivot_root(new_root, put_old):
+    """Make `new_root` the root of this mount namespace; the old root goes to `put_old`.
+
+    See pivot_root(2).  Unlike chroot(2), which changes one process's view
+    and can be escaped, this changes the mount namespace's root itself: once
+    the old root is detached (umount2 with MNT_DETACH), nothing of the host's
+    file system is left to reach.  pivot_root(".", ".") after chdir(new_root)
+    stacks the old root under the new one, to be detached from "." at once.
+
+    Errors you will meet: EINVAL when `new_root` is not a mount point, or
+    when the old root is shared (make mounts private first); EPERM without
+    CAP_SYS_ADMIN.
+    """
+    if SYS_pivot_root is None:
+        raise OSError(errno.ENOSYS, f"pivot_root: libns does not know its number on"
+                      f" {os.uname().machine}")
+    result = _syscall_2_strings(SYS_pivot_root, _path(new_root), _path(put_old))
+    _trace(f"pivot_root({_c_string(new_root)}, {_c_string(put_old)})",
+           _result(result, result != 0))
+    if result != 0:
+        raise _error(f"pivot_root {os.fsdecode(new_root)}")
 
 
 # --- unshare(2) --------------------------------------------------------------
@@ -339,7 +406,7 @@ def set_parent_death_signal(signum):
 
 # --- close_range(2) ---------------------------------------------------------
 
-_syscall = _prototype(libc.syscall, ctypes.c_long, ctypes.c_long, ctypes.c_uint,
+_syscall = _prototype(libc["syscall"], ctypes.c_long, ctypes.c_long, ctypes.c_uint,
                       ctypes.c_uint, ctypes.c_uint)
 
 
@@ -714,12 +781,18 @@ def spawn(clone_flags, setup, argv):
 
 # --- The parent: wait, forward signals, exit like docker run ----------------
 
-def wait(pid):
+def wait(pid, reap_orphans=False):
     """Wait for the child; return its exit status, or -N if signal N killed it.
 
-    This is subprocess's returncode convention.  See waitpid(2).
+    This is subprocess's returncode convention.  See waitpid(2).  With
+    `reap_orphans`, as PID 1 of a namespace must, wait for any child at all,
+    so that the orphans the kernel hands to PID 1 do not stay zombies, until
+    `pid` is the one that ended.
     """
-    _, status = os.waitpid(pid, 0)
+    reaped, status = os.waitpid(-1 if reap_orphans else pid, 0)
+    while reaped != pid:
+        _trace("waitpid(-1, ...)", f"{reaped} (an orphan, reaped)")
+        reaped, status = os.waitpid(-1, 0)
     if os.WIFSIGNALED(status):
         returncode = -os.WTERMSIG(status)
         _trace(f"waitpid({pid}, ...)", f"{pid} (killed by {signal.Signals(-returncode).name})")
@@ -772,7 +845,7 @@ class _SignalForwarder:
         _trace(f"kill({self.pid}, {signal.Signals(signum).name})", 0)
 
 
-def run(clone_flags, setup, argv):
+def run(clone_flags, setup, argv, reap_orphans=False):
     """spawn() the command, pass signals on to it, and wait(); return its status.
 
     Signals sent to the tool reach the command, as with `docker run`.  Call
@@ -786,7 +859,7 @@ def run(clone_flags, setup, argv):
     try:
         forwarder.pid = spawn(clone_flags, setup, argv)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED_SIGNALS)
-        returncode = wait(forwarder.pid)
+        returncode = wait(forwarder.pid, reap_orphans)
         forwarder.pid = None
         return returncode
     finally:
@@ -833,16 +906,26 @@ options:
 Without a command, {program} runs $SHELL (default /bin/sh) inside."""
 
 
-def parse_options(args, doc, arguments="[COMMAND [ARG...]]"):
+def parse_options(args, doc, arguments="[COMMAND [ARG...]]", values=None):
     """The arguments after our options, which come first, as in unshare(1).
 
     -h prints the usage, `doc` and the options, and exits; -v turns tracing
     on; the first argument that is not an option ends them, and so does --.
+    `values` maps the names of options that take a value ("--rootfs") to
+    their defaults; `--rootfs DIR` or `--rootfs=DIR` replaces it there.
     """
     global tracing
+    values = {} if values is None else values
     while args and args[0].startswith("-") and args[0] != "-":
         option, args = args[0], args[1:]
-        if option in ("-h", "--help"):
+        name, has_value, value = option.partition("=")
+        if name in values:
+            if not has_value:
+                if not args:
+                    _exit_with_message(f"option {name} needs a value\n{usage(arguments)}", 125)
+                value, args = args[0], args[1:]
+            values[name] = value
+        elif option in ("-h", "--help"):
             print(f"{usage(arguments)}\n\n{doc.strip()}\n\n"
                   + OPTIONS_HELP.format(program=program_name()))
             sys.exit(0)

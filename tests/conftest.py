@@ -213,6 +213,41 @@ def c_programs(tmp_path_factory):
     return built
 
 
+# Tests of ordinary users run the tool as nobody.  Nobody cannot read a
+# checkout under /root, nor an interpreter there (pyenv's), so the scripts are
+# copied to a world-readable folder and the interpreter's installation is
+# bind-mounted beside them, in a throwaway mount namespace of the test.
+NOBODY = 65534
+
+
+@pytest.fixture(scope="session")
+def world_readable_copy():
+    """A folder nobody can read: the stage scripts, and a mount point for Python."""
+    if not shutil.which("setpriv"):
+        pytest.skip("needs util-linux setpriv to drop to an ordinary user")
+    folder = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="libns-rootless-"))
+    folder.chmod(0o755)
+    for script in ROOT.glob("*.py"):
+        shutil.copy(script, folder)
+    (folder / "python").mkdir()
+    yield folder
+    shutil.rmtree(folder)
+
+
+def run_as_nobody(folder, stage, *command, before=""):
+    """Run STAGE COMMAND as uid/gid 65534; `before` runs first, as root."""
+    interpreter = os.path.relpath(os.path.realpath(sys.executable), sys.base_prefix)
+    script = f"""
+        mount --bind '{sys.base_prefix}' '{folder}/python' || exit 90
+        {before}
+        exec setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups \\
+            '{folder}/python/{interpreter}' '{folder}/{stage}' "$@"
+    """
+    return subprocess.run(["unshare", "--mount", "--propagation", "private",
+                           "sh", "-c", script, "sh", *command],
+                          capture_output=True, text=True, env=stage_env(), timeout=TIMEOUT)
+
+
 @pytest.fixture
 def visible_dir():
     """A folder the child can see: the mount stages hide /tmp behind a tmpfs.

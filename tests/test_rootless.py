@@ -1,54 +1,19 @@
 """Rootless: every stage as an ordinary user, through a user namespace.
 
 CI runs as root, so these tests drop to uid and gid 65534 (nobody) for the
-tool itself.  Nobody cannot read a checkout under /root, nor an interpreter
-there (pyenv's), so the scripts are copied to a world-readable folder and
-the interpreter's installation is bind-mounted beside them, in a throwaway
-mount namespace of the test.
+tool itself: see run_as_nobody in conftest.py.
 """
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import pytest
 
-from conftest import NAMESPACE_TYPES, ROOT, STAGES, TIMEOUT, interfaces, read, stage_env
+from conftest import (NAMESPACE_TYPES, NOBODY, ROOT, STAGES, TIMEOUT, interfaces, read,
+                      run_as_nobody, stage_env)
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
-NOBODY = 65534
 USER_STAGE = "net_mount_uts_ipc_pid_user.py"
-
-
-@pytest.fixture(scope="session")
-def world_readable_copy():
-    """A folder nobody can read: the stage scripts, and a mount point for Python."""
-    if not shutil.which("setpriv"):
-        pytest.skip("needs util-linux setpriv to drop to an ordinary user")
-    folder = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="libns-rootless-"))
-    folder.chmod(0o755)
-    for script in ROOT.glob("*.py"):
-        shutil.copy(script, folder)
-    (folder / "python").mkdir()
-    yield folder
-    shutil.rmtree(folder)
-
-
-def run_as_nobody(folder, stage, *command, before=""):
-    """Run STAGE COMMAND as uid/gid 65534; `before` runs first, as root."""
-    interpreter = os.path.relpath(os.path.realpath(sys.executable), sys.base_prefix)
-    script = f"""
-        mount --bind '{sys.base_prefix}' '{folder}/python' || exit 90
-        {before}
-        exec setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups \\
-            '{folder}/python/{interpreter}' '{folder}/{stage}' "$@"
-    """
-    return subprocess.run(["unshare", "--mount", "--propagation", "private",
-                           "sh", "-c", script, "sh", *command],
-                          capture_output=True, text=True, env=stage_env(), timeout=TIMEOUT)
 
 
 # One command shows what each stage isolates: uid, hostname, interfaces, pid,

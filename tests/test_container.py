@@ -1,0 +1,192 @@
+"""container.py: its own root, only its own mounts, an init, and a clean host."""
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import (NAMESPACE_TYPES, ROOT, TIMEOUT, namespace_ids, processes_with, read,
+                      run_as_nobody, stage_env, wait_until)
+
+pytestmark = pytest.mark.usefixtures("namespaces_work")
+
+HOST_DIRECTORIES = ("usr", "bin", "sbin", "lib", "lib64", "etc")
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+BOUND_DIRECTORIES = [f"/{name}" for name in HOST_DIRECTORIES
+                     if os.path.isdir(f"/{name}") and not os.path.islink(f"/{name}")]
+# The container's whole mount table, in mount order.
+DEFAULT_MOUNTS = (["/", *BOUND_DIRECTORIES, "/proc", "/dev"]
+                  + [f"/dev/{name}" for name in DEVICES if os.path.exists(f"/dev/{name}")]
+                  + ["/dev/pts", "/dev/shm", "/tmp"])
+
+
+def run_container(*arguments):
+    return subprocess.run([sys.executable, str(ROOT / "container.py"), *arguments],
+                          capture_output=True, text=True, env=stage_env(), timeout=TIMEOUT)
+
+
+def mounts_and_options(mountinfo):
+    """[(mount point, per-mount options)] from the text of /proc/self/mountinfo."""
+    return [(line.split()[4], line.split()[5]) for line in mountinfo.splitlines()]
+
+
+@pytest.fixture(params=["root", "nobody"])
+def as_user(request, world_readable_copy):
+    """Run container.py as root, then as an ordinary user."""
+    if request.param == "root":
+        return run_container
+    return lambda *arguments: run_as_nobody(world_readable_copy, "container.py", *arguments)
+
+
+def test_mount_table_inside_is_exactly_the_container_s(as_user):
+    result = as_user("cat", "/proc/self/mountinfo")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert [point for point, _ in mounts_and_options(result.stdout)] == DEFAULT_MOUNTS
+
+
+def test_etc_and_usr_are_read_only(as_user):
+    result = as_user("sh", "-c", "cat /proc/self/mountinfo; touch /etc/x /usr/x 2> /dev/null;"
+                     " echo $?")
+    *mountinfo, status = result.stdout.splitlines()
+    options = dict(mounts_and_options("\n".join(mountinfo)))
+    assert status == "1"
+    assert [options[point].split(",")[0] for point in BOUND_DIRECTORIES] == (
+        ["ro"] * len(BOUND_DIRECTORIES))
+
+
+def test_writes_to_tmp_stay_inside(as_user):
+    name = f"written-inside-{random.randrange(1 << 32)}"
+    result = as_user("sh", "-c", f"echo x > /tmp/{name} && ls /tmp")
+    assert (result.returncode, result.stdout) == (0, f"{name}\n")
+    assert not os.path.exists(f"/tmp/{name}")
+
+
+def test_ps_shows_the_init_and_the_command(as_user):
+    result = as_user("ps", "-e", "-o", "pid=,comm=")
+    processes = [line.split() for line in result.stdout.splitlines()]
+    assert [pid for pid, _ in processes] == ["1", "2"]
+    assert processes[0][1].startswith("python3")
+    assert processes[1][1] == "ps"
+
+
+def test_every_namespace_but_user_differs_from_the_host_s(as_user):
+    show = f"for kind in {' '.join(NAMESPACE_TYPES)}; do readlink /proc/self/ns/$kind; done"
+    result = as_user("sh", "-c", show)
+    host = namespace_ids()
+    inside = dict(zip(NAMESPACE_TYPES, result.stdout.split()))
+    differing = {kind for kind in host if inside[kind] != host[kind]}
+    expected = {"mnt", "uts", "ipc", "pid", "net", "cgroup", "time"} & set(host)
+    assert differing == (expected if as_user is run_container else expected | {"user"})
+
+
+def test_uptime_inside_starts_near_zero(as_user):
+    started = time.monotonic()
+    result = as_user("cat", "/proc/uptime")
+    elapsed = time.monotonic() - started
+    uptime_inside = float(result.stdout.split()[0])
+    # The clocks start while the container starts, so they cannot show more
+    # than the whole run took; the host's shows its whole life.
+    assert uptime_inside <= elapsed < float(read("/proc/uptime").split()[0])
+
+
+def test_orphans_are_reaped():
+    # The subshell's `sleep` is orphaned at once and handed to PID 1; when it
+    # ends, only PID 1's wait() removes its zombie.
+    result = run_container("sh", "-c", "(sleep 0.1 &); sleep 0.6; ps -e -o stat=,comm=")
+    states = [line.split()[0] for line in result.stdout.splitlines()]
+    assert (result.returncode, [state for state in states if state.startswith("Z")]) == (0, [])
+
+
+def test_sigterm_to_the_tool_ends_a_sleep_inside():
+    marker = f"1000.{random.randrange(1 << 32)}"
+    tool = subprocess.Popen([sys.executable, str(ROOT / "container.py"), "sleep", marker],
+                            env=stage_env(), stderr=subprocess.PIPE)
+    wait_until(lambda: any(read(f"/proc/{pid}/comm") == "sleep\n"
+                           for pid in processes_with(marker)), "sleep runs inside")
+    tool.send_signal(signal.SIGTERM)
+    assert tool.wait(timeout=TIMEOUT) == 128 + signal.SIGTERM
+    assert processes_with(marker) == []
+    tool.stderr.close()
+
+
+@pytest.fixture
+def tiny_rootfs(visible_dir):
+    """A root file system with sh, cat and ls from the host and their libraries."""
+    root = visible_dir / "rootfs"
+    for name in ("bin", "proc", "dev", "tmp"):
+        (root / name).mkdir(parents=True)
+    for program in ("sh", "cat", "ls"):
+        path = shutil.which(program)
+        shutil.copy(path, root / "bin" / program)
+        libraries = subprocess.run(["ldd", path], capture_output=True, text=True).stdout
+        for word in libraries.split():
+            if word.startswith("/") and os.path.exists(word):
+                (root / word[1:]).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(word, root / word[1:])
+    visible_dir.chmod(0o755)
+    return root
+
+
+def test_rootfs_is_the_root(tiny_rootfs, as_user):
+    result = as_user("--rootfs", str(tiny_rootfs), "--hostname", "tiny", "sh", "-c",
+                     "ls /; cat /proc/sys/kernel/hostname")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.split() == sorted(os.listdir(tiny_rootfs)) + ["tiny"]
+
+
+def test_rootfs_without_a_command_runs_its_sh(tiny_rootfs):
+    result = subprocess.run([sys.executable, str(ROOT / "container.py"), "--rootfs",
+                             str(tiny_rootfs)], input="echo $$ from the image\n",
+                            capture_output=True, text=True, env=stage_env(), timeout=TIMEOUT)
+    assert (result.returncode, result.stdout) == (0, "2 from the image\n")
+
+
+@pytest.mark.parametrize("problem, message", [
+    ("missing", "No such file or directory"),
+    ("a file", "Not a directory"),
+    ("no /bin/sh", "no /bin/sh to run; name a command"),
+    ("no /proc", "no /proc directory to mount on"),
+])
+def test_bad_rootfs_is_refused_before_anything_starts(problem, message, tiny_rootfs):
+    rootfs = tiny_rootfs
+    if problem == "missing":
+        rootfs = tiny_rootfs / "missing"
+    elif problem == "a file":
+        rootfs = tiny_rootfs / "bin" / "sh"
+    elif problem == "no /bin/sh":
+        (tiny_rootfs / "bin" / "sh").unlink()
+    else:
+        (tiny_rootfs / "proc").rmdir()
+    before = sorted(os.listdir(tiny_rootfs))
+    result = run_container("--rootfs", str(rootfs))
+    assert (result.returncode, result.stdout) == (125, "")
+    assert result.stderr == f"container.py: --rootfs {rootfs}: {message}\n"
+    assert sorted(os.listdir(tiny_rootfs)) == before
+
+
+def test_setup_failing_halfway_leaves_nothing(tiny_rootfs):
+    # The kernel refuses a fresh proc in a user namespace while parts of
+    # /proc are hidden: container.py fails after its first mounts.
+    script = f"""
+        mount -t tmpfs hide /proc/sys || exit 90
+        exec unshare --user --map-root-user --mount {sys.executable} \\
+            {ROOT / 'container.py'} --rootfs {tiny_rootfs} sh -c 'echo the command ran'
+    """
+    before = sorted(p.name for p in tiny_rootfs.rglob("*"))
+    result = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+                            capture_output=True, text=True, env=stage_env(), timeout=TIMEOUT)
+    assert (result.returncode, result.stdout) == (125, "")
+    assert result.stderr == (f"container.py: mount proc on {tiny_rootfs}/proc:"
+                             " Operation not permitted\n")
+    assert sorted(p.name for p in tiny_rootfs.rglob("*")) == before
+
+
+def test_unknown_option_and_missing_value_are_125():
+    assert run_container("--rootfs").returncode == 125
+    result = run_container("--bogus")
+    assert (result.returncode, result.stderr.splitlines()[0]) == (125, (
+        "container.py: unknown option '--bogus' (put -- before a command that starts with '-')"))

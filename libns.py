@@ -144,6 +144,9 @@ def _path(text):
 # child, so that it can be read next to `strace -f` of the C programs.
 tracing = os.environ.get("LIBNS_TRACE", "") not in ("", "0")
 _in_child = False
+# Lines the child holds back until the parent's "go": by then the parent has
+# printed its own, so the trace reads in one order, not as the two raced.
+_held_lines = None
 
 
 def _trace(call, result=None):
@@ -152,6 +155,17 @@ def _trace(call, result=None):
         line = f"{'[child] ' if _in_child else ''}{call}"
         if result is not None:
             line += f" = {result}"
+        if _held_lines is not None:
+            _held_lines.append(line)
+        else:
+            os.write(2, (line + "\n").encode(errors="backslashreplace"))
+
+
+def _release_trace():
+    """Print the lines the child held back, and stop holding."""
+    global _held_lines
+    held, _held_lines = _held_lines or [], None
+    for line in held:
         os.write(2, (line + "\n").encode(errors="backslashreplace"))
 
 
@@ -660,6 +674,8 @@ class _Handshake:
 
     def child_side(self):
         """In the child: arm the death signal, tell the parent, wait for go."""
+        global _held_lines
+        _held_lines = []
         os.close(self.armed_read)
         os.close(self.go_write)
         set_parent_death_signal(signal.SIGKILL)
@@ -670,6 +686,7 @@ class _Handshake:
             parent_said_go = False
         if not parent_said_go:
             os._exit(125)  # the parent is gone: nobody is left to report to
+        _release_trace()
         os.close(self.armed_write)
         os.close(self.go_read)
 

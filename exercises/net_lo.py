@@ -1,0 +1,23 @@
+"""Exercise 2: the net stage, with its loopback device brought up.
+
+Start from net.py: the child's setup must bring `lo` up before the command
+runs, so that `ip link show lo` inside shows UP.  See EXERCISES.md.
+
+Run it:      sudo PYTHONPATH=. python3 exercises/net_lo.py ip link show lo
+Check it:    sudo python3 exercises/check.py 2
+"""
+import libns
+
+clone_flags = (
+    libns.CLONE_NEWNET |
+    libns.SIGCHLD
+)
+
+
+def child():
+    """The child's setup, between clone() and execvp() of the command."""
+    # Your code here: bring lo up (netdevice(7): SIOCGIFFLAGS, SIOCSIFFLAGS).
+
+
+if __name__ == "__main__":
+    libns.main(clone_flags, child, __doc__)

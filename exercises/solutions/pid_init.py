@@ -1,0 +1,39 @@
+"""Exercise 7, a solution: the pid stage with an init, out of the PID-1 trap.
+
+The kernel gives PID 1 only the signals it has a handler for.  So PID 1 is
+no longer the command but a small init: libns.run() starts the command as
+PID 2, installs handlers that pass SIGINT, SIGTERM and the rest on to it,
+and waits, reaping orphans as PID 1 must.  The command, not being PID 1,
+dies of SIGTERM as any process does; the init then exits with 128+N, as PID
+1 cannot die of a signal sent to itself.
+"""
+import os
+import sys
+
+import libns
+
+clone_flags = (
+    libns.CLONE_NEWPID |
+    libns.CLONE_NEWIPC |
+    libns.CLONE_NEWUTS |
+    libns.CLONE_NEWNS |
+    libns.CLONE_NEWNET |
+    libns.SIGCHLD
+)
+
+
+def child():
+    """The child's setup, between clone() and execvp() of the command."""
+    libns.mount(None, "/", None, libns.MS_REC | libns.MS_PRIVATE)
+    libns.mount("none", "/tmp", "tmpfs", 0, "")
+    libns.sethostname("custom_hostname")
+    libns.mount("proc", "/proc", "proc", libns.MS_NOSUID | libns.MS_NODEV | libns.MS_NOEXEC, "")
+    # The child has the tool's command line: run its command as PID 2.
+    command = libns.parse_options(sys.argv[1:], __doc__) or libns.default_command()
+    returncode = libns.run(0, None, command, reap_orphans=True)
+    sys.stdout.flush()
+    os._exit(128 - returncode if returncode < 0 else returncode)
+
+
+if __name__ == "__main__":
+    libns.main(clone_flags, child, __doc__)

@@ -1,0 +1,143 @@
+"""The documentation cannot rot: every command it quotes runs here.
+
+In README.md and EXERCISES.md:
+- a ```console block holds commands (`$ ` lines) and what they print, with
+  `...` for any text (alone on a line: any lines) and `4242` for any number;
+- a ```sh block is a script that must succeed;
+- a ```sh no-test block is not run: NOT_RUN below says why, block by block;
+- the README's stage table: each "try" command must succeed.  What it says
+  you will see is asserted, exactly, by test_isolation.py.
+Commands run as root with `sudo ` dropped, from a copy of the checkout, each
+in a session of its own that is killed afterwards, so that a `&` job ends.
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, TIMEOUT, read, stage_env
+
+pytestmark = pytest.mark.usefixtures("namespaces_work")
+
+DOCUMENTS = ["README.md", "EXERCISES.md"]
+BLOCK = re.compile(r"^```([^\n]*)\n(.*?)^```$", re.M | re.S)
+# The first words of each block that is not run, and why.
+NOT_RUN = {
+    "python3 -m pip install pytest": "it is the test run itself",
+    "docker build -t local/docker-syscalls .": "no Docker engine runs on this kind of machine",
+}
+
+
+def blocks(kind):
+    """(document, text) of every fenced block whose info string is `kind`."""
+    return [(document, match.group(2)) for document in DOCUMENTS
+            for match in BLOCK.finditer(read(ROOT / document)) if match.group(1) == kind]
+
+
+def console_examples():
+    """(document, command, expected output) of every `$ ` line of a console block."""
+    examples = []
+    for document, text in blocks("console"):
+        for part in re.split(r"^\$ ", text, flags=re.M)[1:]:
+            command, _, expected = part.partition("\n")
+            examples.append((document, command, expected))
+    return examples
+
+
+def table_commands():
+    """The commands of the README's stage table, column "try"."""
+    rows = [line for line in read(ROOT / "README.md").splitlines() if line.startswith("| [`")]
+    return [re.search(r"`([^`]+)`", row.split(" | ")[3]).group(1) for row in rows]
+
+
+def pattern_of(expected):
+    """A regular expression for the expected output of a console example."""
+    parts = []
+    for line in expected.splitlines():
+        if line == "...":
+            parts.append(r"(?:[^\n]*\n)*?")
+        else:
+            escaped = re.escape(line).replace(r"\.\.\.", ".*?").replace("4242", r"\d+")
+            parts.append(escaped + r"\n")
+    return "".join(parts)
+
+
+@pytest.fixture(scope="module")
+def checkout_copy():
+    """A copy of the checkout to run in, so that a command's files land there."""
+    folder = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="libns-docs-"))
+    copy = folder / "checkout"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".git", "__pycache__"))
+    yield copy
+    shutil.rmtree(folder)
+
+
+@pytest.fixture
+def no_queue_left():
+    """Remove the message queues a documented command made on the host."""
+    before = set(read("/proc/sysvipc/msg").splitlines()[1:])
+    yield
+    for line in set(read("/proc/sysvipc/msg").splitlines()[1:]) - before:
+        subprocess.run(["ipcrm", "-q", line.split()[1]], check=True)
+
+
+def run_shell(script, folder):
+    """Run `script` with sh in `folder`, stdout and stderr together; kill what it left.
+
+    The output goes to a file, not a pipe: a `&` job would hold a pipe open.
+    """
+    script = re.sub(r"(^|\s|\$\()sudo ", r"\1", script)
+    with tempfile.TemporaryFile("w+") as output:
+        process = subprocess.Popen(["sh", "-c", script], cwd=folder, stdout=output,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   env=stage_env(), start_new_session=True)
+        try:
+            status = process.wait(timeout=TIMEOUT)
+        finally:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        output.seek(0)
+        return status, output.read()
+
+
+@pytest.mark.parametrize("document, command, expected", console_examples(),
+                         ids=lambda value: value[:60] if isinstance(value, str) else None)
+def test_console_example_prints_what_the_document_says(document, command, expected,
+                                                       checkout_copy, no_queue_left):
+    _, output = run_shell(command, checkout_copy)
+    if not output.endswith("\n"):
+        output += "\n"
+    assert re.fullmatch(pattern_of(expected), output), (
+        f"{document}: `{command}` printed:\n{output}\nwhere the document says:\n{expected}")
+
+
+@pytest.mark.parametrize("document, script", blocks("sh"),
+                         ids=lambda value: value.splitlines()[0][:60] if "\n" in value else None)
+def test_sh_block_succeeds(document, script, checkout_copy, no_queue_left):
+    status, output = run_shell("set -e\n" + script, checkout_copy)
+    assert status == 0, f"{document}: this block failed:\n{script}\nprinting:\n{output}"
+
+
+@pytest.mark.parametrize("command", table_commands())
+def test_stage_table_command_succeeds(command, checkout_copy, no_queue_left):
+    status, output = run_shell(command, checkout_copy)
+    assert status == 0, output
+
+
+def test_only_the_known_blocks_are_not_run():
+    first_words = {text.split("#")[0].strip().splitlines()[0].strip()
+                   for _, text in blocks("sh no-test")}
+    assert first_words == set(NOT_RUN)
+
+
+def test_every_block_is_of_a_known_kind():
+    kinds = {match.group(1) for document in DOCUMENTS
+             for match in BLOCK.finditer(read(ROOT / document))}
+    assert kinds <= {"console", "sh", "sh no-test", "text", "python"}

@@ -33,15 +33,22 @@ def test_view_from_the_host_marks_exactly_the_stage_s_namespaces(stage):
     assert differing(view.stdout) == STAGES[stage]
 
 
+@pytest.fixture
+def visible_libns(visible_dir):
+    """libns.py where the mount stages' child sees it: a checkout may be under /tmp."""
+    shutil.copy(ROOT / "libns.py", visible_dir)
+    return str(visible_dir / "libns.py")
+
+
 @pytest.mark.parametrize("stage", [stage for stage in STAGES if "pid" not in STAGES[stage]])
-def test_view_from_inside_marks_exactly_the_stage_s_namespaces(stage):
-    view = run_stage(stage, sys.executable, str(ROOT / "libns.py"))
+def test_view_from_inside_marks_exactly_the_stage_s_namespaces(stage, visible_libns):
+    view = run_stage(stage, sys.executable, visible_libns)
     assert (view.returncode, view.stderr) == (0, "")
     assert differing(view.stdout) == STAGES[stage]
 
 
-def test_view_inside_a_pid_namespace_says_the_host_is_out_of_sight():
-    view = run_stage(PID_STAGE, sys.executable, str(ROOT / "libns.py"))
+def test_view_inside_a_pid_namespace_says_the_host_is_out_of_sight(visible_libns):
+    view = run_stage(PID_STAGE, sys.executable, visible_libns)
     assert view.stdout.splitlines()[0] == (
         "PID 1 (python3), against PID 1 (python3), which is this process: inside a PID"
         " namespace the host's processes are out of sight:")

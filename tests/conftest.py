@@ -235,13 +235,18 @@ def world_readable_copy():
 
 
 def run_as_nobody(folder, stage, *command, before=""):
-    """Run STAGE COMMAND as uid/gid 65534; `before` runs first, as root."""
+    """Run STAGE COMMAND as uid/gid 65534; `before` runs first, as root.
+
+    An interpreter built with --enable-shared (pyenv's often are) finds its
+    libpython by an absolute path under /root: LD_LIBRARY_PATH points it to
+    the bind mount instead.
+    """
     interpreter = os.path.relpath(os.path.realpath(sys.executable), sys.base_prefix)
     script = f"""
         mount --bind '{sys.base_prefix}' '{folder}/python' || exit 90
         {before}
-        exec setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups \\
-            '{folder}/python/{interpreter}' '{folder}/{stage}' "$@"
+        LD_LIBRARY_PATH='{folder}/python/lib' exec setpriv --reuid={NOBODY} --regid={NOBODY} \\
+            --clear-groups '{folder}/python/{interpreter}' '{folder}/{stage}' "$@"
     """
     return subprocess.run(["unshare", "--mount", "--propagation", "private",
                            "sh", "-c", script, "sh", *command],

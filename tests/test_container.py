@@ -69,7 +69,7 @@ def test_ps_shows_the_init_and_the_command(as_user):
     result = as_user("ps", "-e", "-o", "pid=,comm=")
     processes = [line.split() for line in result.stdout.splitlines()]
     assert [pid for pid, _ in processes] == ["1", "2"]
-    assert processes[0][1].startswith("python3")
+    assert processes[0][1].startswith("python")
     assert processes[1][1] == "ps"
 
 

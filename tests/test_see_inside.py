@@ -12,6 +12,8 @@ from conftest import ROOT, STAGES, TIMEOUT, interfaces, run_stage, running_stage
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
 PID_STAGE = "net_mount_uts_ipc_pid.py"
+# The process name of this interpreter, as /proc/PID/comm shows it.
+PYTHON_NAME = os.path.basename(sys.executable)[:15]
 
 
 def run_script(script, *arguments):
@@ -29,7 +31,7 @@ def test_view_from_the_host_marks_exactly_the_stage_s_namespaces(stage):
     with running_stage(stage) as (_, child):
         view = run_script("libns.py", str(child))
     assert (view.returncode, view.stderr) == (0, "")
-    assert view.stdout.splitlines()[0].startswith(f"PID {child} (python3), against PID ")
+    assert view.stdout.splitlines()[0].startswith(f"PID {child} ({PYTHON_NAME}), against PID ")
     assert differing(view.stdout) == STAGES[stage]
 
 
@@ -50,8 +52,8 @@ def test_view_from_inside_marks_exactly_the_stage_s_namespaces(stage, visible_li
 def test_view_inside_a_pid_namespace_says_the_host_is_out_of_sight(visible_libns):
     view = run_stage(PID_STAGE, sys.executable, visible_libns)
     assert view.stdout.splitlines()[0] == (
-        "PID 1 (python3), against PID 1 (python3), which is this process: inside a PID"
-        " namespace the host's processes are out of sight:")
+        f"PID 1 ({PYTHON_NAME}), against PID 1 ({PYTHON_NAME}), which is this process: inside"
+        " a PID namespace the host's processes are out of sight:")
 
 
 def test_view_of_a_missing_process_is_125():

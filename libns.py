@@ -6,13 +6,18 @@ flags, each of which gives the child a fresh copy of one kind of kernel state
 is the one place where Python talks to libc through ctypes; the stage scripts
 (base.py, net.py, ...) only choose the flags and say what the child sets up.
 
-Reading order: constants as named in the C headers, the libc handles, one
-small wrapper per syscall (each names its man page and the errors you will
-meet), then clone() and the run/wait logic that every stage shares.
+Reading order: constants as named in the C headers, the libc handles, the
+trace, one small wrapper per syscall (each names its man page and the errors
+you will meet), then clone(), the child's way from clone() to execvp(), the
+parent's run/wait logic and the command line every stage shares.
 
 Every wrapper raises OSError with the real errno and a message naming the call,
 e.g. "mount tmpfs on /tmp: Operation not permitted"; the stages print that one
-line and exit 125, as `docker run` does when the runtime itself fails.
+line and exit 125, as `docker run` does when the runtime itself fails.  With
+LIBNS_TRACE=1, or -v, each call is also printed as strace would show it.
+
+Run as a program, `python3 libns.py [PID...]`, it shows which namespaces a
+process does not share with the host.
 """
 
 import ctypes
@@ -307,7 +312,7 @@ def umount2(target, flags=0):
 # glibc has no pivot_root(); its number in <sys/syscall.h> differs by machine.
 SYS_pivot_root = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "armv7l": 218, "i686": 217,
                   "ppc64le": 203, "s390x": 217}.get(os.uname().machine)
-_syscall_2_strings = _prototype(libc["syscall"], ctypes.c_long, ctypes.c_long, ctypes.c_char_p,
+_syscall_pivot_root = _prototype(libc["syscall"], ctypes.c_long, ctypes.c_long, ctypes.c_char_p,
                                 ctypes.c_char_p)
 
 
@@ -318,7 +323,7 @@ def pivot_root(new_root, put_old):
     and can be escaped, this changes the mount namespace's root itself: once
     the old root is detached (umount2 with MNT_DETACH), nothing of the host's
     file system is left to reach.  pivot_root(".", ".") after chdir(new_root)
-    stacks the old root under the new one, to be detached from "." at once.
+    mounts the old root on top of the new one, to be detached from "." at once.
 
     Errors you will meet: EINVAL when `new_root` is not a mount point, or
     when the old root is shared (make mounts private first); EPERM without
@@ -327,7 +332,7 @@ def pivot_root(new_root, put_old):
     if SYS_pivot_root is None:
         raise OSError(errno.ENOSYS, f"pivot_root: libns does not know its number on"
                       f" {os.uname().machine}")
-    result = _syscall_2_strings(SYS_pivot_root, _path(new_root), _path(put_old))
+    result = _syscall_pivot_root(SYS_pivot_root, _path(new_root), _path(put_old))
     _trace(f"pivot_root({_c_string(new_root)}, {_c_string(put_old)})",
            _result(result, result != 0))
     if result != 0:
@@ -420,7 +425,7 @@ def set_parent_death_signal(signum):
 
 # --- close_range(2) ---------------------------------------------------------
 
-_syscall = _prototype(libc["syscall"], ctypes.c_long, ctypes.c_long, ctypes.c_uint,
+_syscall_close_range = _prototype(libc["syscall"], ctypes.c_long, ctypes.c_long, ctypes.c_uint,
                       ctypes.c_uint, ctypes.c_uint)
 
 
@@ -430,7 +435,7 @@ def close_fds_from(first):
     Kernels older than 5.9 lack close_range and fail with ENOSYS; then every
     descriptor up to the limit is closed one by one, as Python itself does.
     """
-    result = _syscall(SYS_close_range, first, 0xFFFFFFFF, 0)
+    result = _syscall_close_range(SYS_close_range, first, 0xFFFFFFFF, 0)
     _trace(f"close_range({first}, ~0U, 0)", _result(result, result != 0))
     if result != 0:
         os.closerange(first, os.sysconf("SC_OPEN_MAX"))
@@ -662,10 +667,10 @@ class _Handshake:
     parent dies after the child asked for it.  So the child asks, then says
     "armed" on one pipe; the parent waits for that, does what the child needs
     from outside (write a user namespace's id maps), then says "go" on the
-    other.  If the parent died before the child was armed, the
-    child reads end-of-file instead of "go" and leaves.  (The usual check,
-    getppid() against the old parent's pid, fails in a new PID namespace,
-    where getppid() is 0.)
+    other.  If the parent died before the child was armed, the child reads
+    end-of-file instead of "go" and leaves.  (The usual check, getppid()
+    against the old parent's pid, fails in a new PID namespace, where
+    getppid() is 0.)
     """
 
     def __init__(self):

@@ -1,21 +1,20 @@
 """Exercise 2: the net stage, with its loopback device brought up.
 
-Start from net.py: the child's setup must bring `lo` up before the command
-runs, so that `ip link show lo` inside shows UP.  See EXERCISES.md.
+The child's setup must bring `lo` up before the command runs, so that
+`ip link show lo` inside shows UP.  See EXERCISES.md.
 
 Run it:      sudo PYTHONPATH=. python3 exercises/net_lo.py ip link show lo
 Check it:    sudo python3 exercises/check.py 2
 """
 import libns
+import net
 
-clone_flags = (
-    libns.CLONE_NEWNET |
-    libns.SIGCHLD
-)
+clone_flags = net.clone_flags
 
 
 def child():
-    """The child's setup, between clone() and execvp() of the command."""
+    """The net stage's setup, then lo brought up."""
+    net.child()
     # Your code here: bring lo up (netdevice(7): SIOCGIFFLAGS, SIOCSIFFLAGS).
 
 

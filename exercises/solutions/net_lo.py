@@ -10,11 +10,9 @@ import socket
 import struct
 
 import libns
+import net
 
-clone_flags = (
-    libns.CLONE_NEWNET |
-    libns.SIGCHLD
-)
+clone_flags = net.clone_flags
 
 # <linux/sockios.h> and <net/if.h>
 SIOCGIFFLAGS = 0x8913
@@ -25,7 +23,8 @@ IFREQ_FLAGS = "16sh"
 
 
 def child():
-    """The child's setup, between clone() and execvp() of the command."""
+    """The net stage's setup, then lo brought up."""
+    net.child()
     # The socket belongs to the namespace it is made in: the child's.
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as any_socket:
         request = struct.pack(IFREQ_FLAGS, b"lo", 0)

@@ -11,23 +11,14 @@ import os
 import sys
 
 import libns
+import net_mount_uts_ipc_pid as pid_stage
 
-clone_flags = (
-    libns.CLONE_NEWPID |
-    libns.CLONE_NEWIPC |
-    libns.CLONE_NEWUTS |
-    libns.CLONE_NEWNS |
-    libns.CLONE_NEWNET |
-    libns.SIGCHLD
-)
+clone_flags = pid_stage.clone_flags
 
 
 def child():
-    """The child's setup, between clone() and execvp() of the command."""
-    libns.mount(None, "/", None, libns.MS_REC | libns.MS_PRIVATE)
-    libns.mount("none", "/tmp", "tmpfs", 0, "")
-    libns.sethostname("custom_hostname")
-    libns.mount("proc", "/proc", "proc", libns.MS_NOSUID | libns.MS_NODEV | libns.MS_NOEXEC, "")
+    """The pid stage's setup, then the child becomes an init."""
+    pid_stage.child()
     # The child has the tool's command line: run its command as PID 2.
     command = libns.parse_options(sys.argv[1:], __doc__) or libns.default_command()
     returncode = libns.run(0, None, command, reap_orphans=True)

@@ -234,8 +234,8 @@ def world_readable_copy():
     shutil.rmtree(folder)
 
 
-def run_as_nobody(folder, stage, *command, before=""):
-    """Run STAGE COMMAND as uid/gid 65534; `before` runs first, as root.
+def as_nobody(folder, stage, *command, before=""):
+    """The argv that runs STAGE COMMAND as uid/gid 65534; `before` runs first, as root.
 
     An interpreter built with --enable-shared (pyenv's often are) finds its
     libpython by an absolute path under /root: LD_LIBRARY_PATH points it to
@@ -248,8 +248,12 @@ def run_as_nobody(folder, stage, *command, before=""):
         LD_LIBRARY_PATH='{folder}/python/lib' exec setpriv --reuid={NOBODY} --regid={NOBODY} \\
             --clear-groups '{folder}/python/{interpreter}' '{folder}/{stage}' "$@"
     """
-    return subprocess.run(["unshare", "--mount", "--propagation", "private",
-                           "sh", "-c", script, "sh", *command],
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *command]
+
+
+def run_as_nobody(folder, stage, *command, before=""):
+    """Run STAGE COMMAND as uid/gid 65534 to the end; the CompletedProcess."""
+    return subprocess.run(as_nobody(folder, stage, *command, before=before),
                           capture_output=True, text=True, env=stage_env(), timeout=TIMEOUT)
 
 

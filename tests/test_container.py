@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from conftest import (NAMESPACE_TYPES, ROOT, TIMEOUT, namespace_ids, processes_with, read,
-                      run_as_nobody, stage_env, wait_until)
+from conftest import (NAMESPACE_TYPES, ROOT, TIMEOUT, as_nobody, namespace_ids, processes_with,
+                      read, run_as_nobody, stage_env, wait_until)
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
@@ -93,20 +93,25 @@ def test_uptime_inside_starts_near_zero(as_user):
     assert uptime_inside <= elapsed < float(read("/proc/uptime").split()[0])
 
 
-def test_orphans_are_reaped():
+def test_orphans_are_reaped(as_user):
     # The subshell's `sleep` is orphaned at once and handed to PID 1; when it
     # ends, only PID 1's wait() removes its zombie.
-    result = run_container("sh", "-c", "(sleep 0.1 &); sleep 0.6; ps -e -o stat=,comm=")
+    result = as_user("sh", "-c", "(sleep 0.1 &); sleep 0.6; ps -e -o stat=,comm=")
     states = [line.split()[0] for line in result.stdout.splitlines()]
     assert (result.returncode, [state for state in states if state.startswith("Z")]) == (0, [])
 
 
-def test_sigterm_to_the_tool_ends_a_sleep_inside():
+@pytest.mark.parametrize("user", ["root", "nobody"])
+def test_sigterm_to_the_tool_ends_a_sleep_inside(user, world_readable_copy):
     marker = f"1000.{random.randrange(1 << 32)}"
-    tool = subprocess.Popen([sys.executable, str(ROOT / "container.py"), "sleep", marker],
-                            env=stage_env(), stderr=subprocess.PIPE)
+    if user == "root":
+        argv = [sys.executable, str(ROOT / "container.py"), "sleep", marker]
+    else:
+        argv = as_nobody(world_readable_copy, "container.py", "sleep", marker)
+    tool = subprocess.Popen(argv, env=stage_env(), stderr=subprocess.PIPE)
     wait_until(lambda: any(read(f"/proc/{pid}/comm") == "sleep\n"
                            for pid in processes_with(marker)), "sleep runs inside")
+    # As nobody too, tool.pid is the tool: unshare, sh and setpriv exec it.
     tool.send_signal(signal.SIGTERM)
     assert tool.wait(timeout=TIMEOUT) == 128 + signal.SIGTERM
     assert processes_with(marker) == []

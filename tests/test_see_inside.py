@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from conftest import ROOT, STAGES, TIMEOUT, interfaces, run_stage, running_stage, stage_env
+from conftest import (ROOT, STAGES, TIMEOUT, as_nobody, interfaces, processes_with, read,
+                      run_as_nobody, run_stage, running_stage, stage_env, wait_until)
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
@@ -125,3 +126,31 @@ def test_enter_joins_a_user_namespace_first():
 def test_enter_bad_target_is_125(arguments, message):
     result = run_script("enter.py", *arguments)
     assert (result.returncode, result.stdout, result.stderr) == (125, "", message)
+
+
+def test_enter_without_permission_is_125(world_readable_copy):
+    # Nobody may not read another user's namespaces: those of a root process.
+    with running_stage(PID_STAGE, "sleep", "1000") as (_, child):
+        result = run_as_nobody(world_readable_copy, "enter.py", str(child), "true")
+        os.kill(child, signal.SIGKILL)
+    assert (result.returncode, result.stdout) == (125, "")
+    assert result.stderr == (f"enter.py: /proc/{child}/ns/user: Permission denied (you may enter"
+                             " your own processes; root may enter any)\n")
+
+
+def test_ordinary_user_enters_their_own_rootless_container(world_readable_copy):
+    marker = f"1000.{os.getpid()}"
+    tool = subprocess.Popen(as_nobody(world_readable_copy, PID_STAGE, "sleep", marker),
+                            env=stage_env())
+    try:
+        wait_until(lambda: [pid for pid in processes_with(marker)
+                            if read(f"/proc/{pid}/comm") == "sleep\n"], "sleep runs inside")
+        [sleep] = [pid for pid in processes_with(marker) if read(f"/proc/{pid}/comm") == "sleep\n"]
+        result = run_as_nobody(world_readable_copy, "enter.py", str(sleep), "sh", "-c",
+                               "id -u; hostname; readlink /proc/self/ns/user")
+        assert (result.returncode, result.stderr) == (0, "")
+        assert result.stdout.split() == ["0", "custom_hostname",
+                                         os.readlink(f"/proc/{sleep}/ns/user")]
+    finally:
+        tool.kill()
+        tool.wait()

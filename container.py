@@ -44,6 +44,10 @@ DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 # mounted on it exists only in the child's private mount namespace.
 BUILD_DIRECTORY = "/tmp"
 USAGE = "[--rootfs DIR] [--hostname NAME] [--] [COMMAND [ARG...]]"
+NOTE = """\
+  --rootfs DIR     use the unpacked image in DIR as the root (default: the host's programs)
+  --hostname NAME  the container's hostname (default: container)
+Without a command, container.py runs /bin/sh inside, as Docker runs an image's shell."""
 
 
 def make_default_root():
@@ -162,7 +166,7 @@ DEFAULT_COMMAND = ["/bin/sh"]
 
 def main():
     options = {"--rootfs": None, "--hostname": "container"}
-    argv = libns.parse_options(sys.argv[1:], __doc__, USAGE, options) or DEFAULT_COMMAND
+    argv = libns.parse_options(sys.argv[1:], __doc__, USAGE, options, NOTE) or DEFAULT_COMMAND
     rootfs = options["--rootfs"] and os.path.abspath(options["--rootfs"])
     if rootfs:
         try:

@@ -61,7 +61,9 @@ def fail(message):
 
 if __name__ == "__main__":
     usage = "PID [COMMAND [ARG...]]"
-    arguments = libns.parse_options(sys.argv[1:], __doc__, usage)
+    arguments = libns.parse_options(sys.argv[1:], __doc__, usage,
+                                    note="Without a command, enter.py runs $SHELL (default"
+                                         " /bin/sh) inside.")
     if not arguments or not arguments[0].isdigit():
         fail(f"the first argument must be a PID\n{libns.usage(usage)}")
     pid, command = arguments[0], arguments[1:] or libns.default_command()

@@ -924,17 +924,18 @@ OPTIONS_HELP = """\
 options:
   -h, --help     print this help and exit
   -v, --verbose  print every call libns makes, as strace -f would (or set LIBNS_TRACE=1)
-  --             end of options: what follows is the command, even if it starts with -
-Without a command, {program} runs $SHELL (default /bin/sh) inside."""
+  --             end of options: what follows is the command, even if it starts with -"""
+STAGE_NOTE = "Without a command, the stage runs $SHELL (default /bin/sh) inside."
 
 
-def parse_options(args, doc, arguments="[COMMAND [ARG...]]", values=None):
+def parse_options(args, doc, arguments="[COMMAND [ARG...]]", values=None, note=STAGE_NOTE):
     """The arguments after our options, which come first, as in unshare(1).
 
-    -h prints the usage, `doc` and the options, and exits; -v turns tracing
-    on; the first argument that is not an option ends them, and so does --.
-    `values` maps the names of options that take a value ("--rootfs") to
-    their defaults; `--rootfs DIR` or `--rootfs=DIR` replaces it there.
+    -h prints the usage, `doc`, the options and `note`, and exits; -v turns
+    tracing on; the first argument that is not an option ends them, and so
+    does --.  `values` maps the names of options that take a value
+    ("--rootfs") to their defaults; `--rootfs DIR` or `--rootfs=DIR`
+    replaces it there.
     """
     global tracing
     values = {} if values is None else values
@@ -948,8 +949,7 @@ def parse_options(args, doc, arguments="[COMMAND [ARG...]]", values=None):
                 value, args = args[0], args[1:]
             values[name] = value
         elif option in ("-h", "--help"):
-            print(f"{usage(arguments)}\n\n{doc.strip()}\n\n"
-                  + OPTIONS_HELP.format(program=program_name()))
+            print(f"{usage(arguments)}\n\n{doc.strip()}\n\n{OPTIONS_HELP}\n{note}")
             sys.exit(0)
         elif option in ("-v", "--verbose"):
             tracing = True
@@ -1063,4 +1063,5 @@ def show_namespaces(pids):
 
 
 if __name__ == "__main__":
-    show_namespaces(parse_options(sys.argv[1:], __doc__, "[PID...]"))
+    show_namespaces(parse_options(sys.argv[1:], __doc__, "[PID...]",
+                                  note="Without a PID, it shows its own namespaces."))

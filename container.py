@@ -43,6 +43,8 @@ DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 # Where the default root is built: a directory every system has.  The tmpfs
 # mounted on it exists only in the child's private mount namespace.
 BUILD_DIRECTORY = "/tmp"
+# Inside the container the host's $SHELL may not exist: /bin/sh, as Docker.
+DEFAULT_COMMAND = ["/bin/sh"]
 USAGE = "[--rootfs DIR] [--hostname NAME] [--] [COMMAND [ARG...]]"
 NOTE = """\
   --rootfs DIR     use the unpacked image in DIR as the root (default: the host's programs)
@@ -148,32 +150,27 @@ def init(argv):
     os._exit(128 - returncode if returncode < 0 else returncode)
 
 
-def check_rootfs(rootfs, argv):
-    """Refuse, before anything starts, a --rootfs that cannot be a root."""
+def rootfs_problem(rootfs, argv):
+    """Why `rootfs` cannot be the root of a container running `argv`; None if it can."""
     if not os.path.isdir(rootfs):
-        reason = "No such file or directory" if not os.path.lexists(rootfs) else "Not a directory"
-        raise OSError(0, f"--rootfs {rootfs}: {reason}")
+        return "No such file or directory" if not os.path.lexists(rootfs) else "Not a directory"
     for name in ("proc", "dev", "tmp"):
         if not os.path.isdir(f"{rootfs}/{name}"):
-            raise OSError(0, f"--rootfs {rootfs}: no /{name} directory to mount on")
+            return f"no /{name} directory to mount on"
     if argv == DEFAULT_COMMAND and not os.path.lexists(f"{rootfs}/bin/sh"):
-        raise OSError(0, f"--rootfs {rootfs}: no /bin/sh to run; name a command")
-
-
-# Inside the container the host's $SHELL may not exist: /bin/sh, as Docker.
-DEFAULT_COMMAND = ["/bin/sh"]
+        return "no /bin/sh to run; name a command"
+    return None
 
 
 def main():
     options = {"--rootfs": None, "--hostname": "container"}
     argv = libns.parse_options(sys.argv[1:], __doc__, USAGE, options, NOTE) or DEFAULT_COMMAND
     rootfs = options["--rootfs"] and os.path.abspath(options["--rootfs"])
-    if rootfs:
-        try:
-            check_rootfs(rootfs, argv)
-        except OSError as error:
-            print(f"container.py: {error.strerror}", file=sys.stderr)
-            sys.exit(125)
+    # Refused before anything starts, so that nothing is left half made.
+    problem = rootfs and rootfs_problem(rootfs, argv)
+    if problem:
+        print(f"container.py: --rootfs {rootfs}: {problem}", file=sys.stderr)
+        sys.exit(125)
 
     def child():
         """The child's setup, then its life as the container's init."""

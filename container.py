@@ -144,9 +144,8 @@ def init(argv):
     1 cannot die of a signal sent to itself, a command killed by signal N
     makes it exit with 128+N, as a shell reports it.
     """
-    returncode = libns.run(0, None, argv, reap_orphans=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    returncode = libns.run(0, None, argv, as_init=True)
+    libns.flush_output()
     os._exit(128 - returncode if returncode < 0 else returncode)
 
 
@@ -169,8 +168,7 @@ def main():
     # Refused before anything starts, so that nothing is left half made.
     problem = rootfs and rootfs_problem(rootfs, argv)
     if problem:
-        print(f"container.py: --rootfs {rootfs}: {problem}", file=sys.stderr)
-        sys.exit(125)
+        libns.exit_with_message(f"--rootfs {rootfs}: {problem}", 125)
 
     def child():
         """The child's setup, then its life as the container's init."""

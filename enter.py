@@ -55,8 +55,7 @@ def enter(pid):
 
 
 def fail(message):
-    print(f"enter.py: {message}", file=sys.stderr)
-    sys.exit(125)
+    libns.exit_with_message(message, 125)
 
 
 if __name__ == "__main__":

@@ -20,12 +20,19 @@ Run as a program, `python3 libns.py [PID...]`, it shows which namespaces a
 process does not share with the host.
 """
 
-import ctypes
-import errno
-import mmap
 import os
-import signal
 import sys
+
+if sys.version_info < (3, 8):
+    # PyOS_BeforeFork() and its siblings, which clone() needs, came in 3.8.
+    os.write(2, f"{os.path.basename(sys.argv[0] or 'libns')}: Python 3.8 or newer is needed"
+                f" (this is {sys.version.split()[0]})\n".encode())
+    sys.exit(125)
+
+import ctypes  # noqa: E402 (after the version check, which must come first)
+import errno  # noqa: E402
+import mmap  # noqa: E402
+import signal  # noqa: E402
 
 # <sched.h>: one flag per namespace, see namespaces(7).
 CLONE_NEWTIME = 0x00000080
@@ -107,6 +114,12 @@ FORWARDED_SIGNALS = (
     signal.SIGUSR1,
     signal.SIGUSR2,
 )
+# The signals that stop a job: Ctrl-Z, and a background job that reads from
+# or writes to the terminal.  The parent stops with the command, as sudo does.
+STOP_SIGNALS = (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
+# <asm-generic/siginfo.h>: the si_code of a signal the kernel sent, which is
+# how the terminal's Ctrl-C, Ctrl-\ and Ctrl-Z arrive; kill(2) gives SI_USER.
+SI_KERNEL = 0x80
 
 
 # --- libc -------------------------------------------------------------------
@@ -163,7 +176,7 @@ def _trace(call, result=None):
         if _held_lines is not None:
             _held_lines.append(line)
         else:
-            os.write(2, (line + "\n").encode(errors="backslashreplace"))
+            _print_trace(line)
 
 
 def _release_trace():
@@ -171,7 +184,34 @@ def _release_trace():
     global _held_lines
     held, _held_lines = _held_lines or [], None
     for line in held:
-        os.write(2, (line + "\n").encode(errors="backslashreplace"))
+        _print_trace(line)
+
+
+def _print_trace(line):
+    """Write one trace line; a closed or broken stderr ends the trace, never the command."""
+    global tracing
+    if tracing and not write_stderr(line):
+        tracing = False
+
+
+def write_stderr(line):
+    """Write `line` and a newline to fd 2, unbuffered, as strace does; False if it failed.
+
+    Straight to the descriptor, past sys.stderr: that is None when fd 2 was
+    closed at start-up, and its buffer would be copied into the child.
+    Arguments that are not UTF-8 show as \\xff, as strace shows them.
+    """
+    try:
+        # Back to the bytes the argument was made of, then each byte that is
+        # not UTF-8 as text.
+        data = (line + "\n").encode(errors="surrogateescape")
+    except UnicodeEncodeError:
+        data = (line + "\n").encode(errors="backslashreplace")
+    try:
+        os.write(2, data.decode(errors="backslashreplace").encode())
+        return True
+    except OSError:
+        return False
 
 
 def _result(value, failed):
@@ -590,8 +630,7 @@ def clone(child_main, clone_flags):
     clone_flags |= SIGCHLD
     # The child is a copy of this process: output still in Python's buffers
     # would be written once by each of them.
-    sys.stdout.flush()
-    sys.stderr.flush()
+    flush_output()
     stack = map_stack()
     # The child inherits the parent's interpreter state mid-call, as after
     # fork(), including any request from another thread to hand over the GIL.
@@ -644,13 +683,26 @@ def program_name():
     return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "libns"
 
 
-def _die(message, status):
-    """End the child with one line on stderr and `status`; never returns."""
-    try:
-        print(f"{program_name()}: {message}", file=sys.stderr)
-        sys.stderr.flush()
-    finally:
-        os._exit(status)
+def flush_output():
+    """Flush Python's stdout and stderr; a closed, full or broken one is let be."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def exit_with_message(message, status):
+    """Leave with one line, 'PROGRAM: message', on stderr and `status`.
+
+    The one way every tool here fails, in the parent and in the child.  It
+    leaves with os._exit(): in a child nothing of the parent's may run, and
+    in the parent nothing is left to do (see exit_like_docker).
+    """
+    flush_output()
+    write_stderr(f"{program_name()}: {message}")
+    os._exit(status)
 
 
 def _describe(error):
@@ -720,18 +772,24 @@ class _Handshake:
             os.close(fd)
 
 
-def _child_main(setup, argv, handshake, in_user_namespace):
+def _child_main(setup, argv, handshake, in_user_namespace, signal_mask):
     """The child's life after clone(): wait for the parent, set up, exec.  Never returns."""
     global _in_child
     _in_child = True
     try:
         try:
             handshake.child_side()
-            # Start the command as subprocess would: default dispositions for
-            # the signals Python catches or ignores, and nothing blocked.
-            for signum in FORWARDED_SIGNALS + (signal.SIGPIPE, signal.SIGXFSZ):
-                signal.signal(signum, signal.SIG_DFL)
-            signal.pthread_sigmask(signal.SIG_SETMASK, ())
+            # Start the command as subprocess would: the signals Python
+            # catches or ignores back to their defaults, except those our
+            # caller ignored (nohup, trap ''), which stay ignored; and the
+            # caller's mask, not the parent's, which holds signals for
+            # sigwaitinfo().  A signal that came meanwhile is delivered now.
+            for signum in FORWARDED_SIGNALS + STOP_SIGNALS:
+                if signal.getsignal(signum) != signal.SIG_IGN:
+                    signal.signal(signum, signal.SIG_DFL)
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+            signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, signal_mask)
             if setup is not None:
                 setup()
         except BaseException as error:
@@ -741,19 +799,33 @@ def _child_main(setup, argv, handshake, in_user_namespace):
             refusal = user_namespace_refusal() if in_user_namespace else None
             if refusal and getattr(error, "errno", None) == errno.EPERM:
                 message += f" ({refusal})"
-            _die(message, 125)
+            exit_with_message(message, 125)
         try:
             # Only stdin, stdout and stderr reach the command.
             close_fds_from(3)
-            sys.stdout.flush()
-            sys.stderr.flush()
+            flush_output()
             execvp(argv)
         except BaseException as error:
             not_found = isinstance(error, OSError) and error.errno in (errno.ENOENT, errno.ENOTDIR)
-            _die(_describe(error), 127 if not_found else 126)
+            exit_with_message(_describe(error), 127 if not_found else 126)
     finally:
         # Whatever happened, the child never returns into the parent's code.
         os._exit(125)
+
+
+def _hold_closed_standard_fds():
+    """Put /dev/null on each of fds 0, 1, 2 that is closed, close-on-exec.
+
+    A closed stdout reaches the command closed, as unshare(1) passes it on.
+    Until the exec, the number must stay taken: else the next pipe would get
+    it, and a trace line meant for stderr would go down the pipe.
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            # The lowest free number, which is `fd`, as 0 to fd-1 are open.
+            os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
 
 
 def command_bytes(argv):
@@ -768,28 +840,32 @@ def command_bytes(argv):
     return command
 
 
-def spawn(clone_flags, setup, argv):
+def spawn(clone_flags, setup, argv, signal_mask=None):
     """Start `argv` in a child made by clone(clone_flags); return the child's pid.
 
     In the child, `setup()` (unless None) runs first: mount, sethostname...
     Then the command replaces it.  If setup raises, the child prints one line
     and exits 125; if the command is not found it exits 127, and 126 when it is
-    found but cannot run.  Wait for the child with wait().
+    found but cannot run.  Wait for the child with wait(), or run() it.
 
-    For a user other than root, CLONE_NEWUSER joins any namespace flag, and
-    the caller becomes root inside, before setup() runs.
+    The command starts with `signal_mask` blocked (default: the caller's
+    mask now).  For a user other than root, CLONE_NEWUSER joins any
+    namespace flag, and the caller becomes root inside, before setup() runs.
     """
     command = command_bytes(argv)
+    if signal_mask is None:
+        signal_mask = signal.pthread_sigmask(signal.SIG_BLOCK, ())
     uid, gid = os.geteuid(), os.getegid()
     if clone_flags & ALL_NAMESPACES and uid != 0:
         # An ordinary user may create the other namespaces only inside a user
         # namespace of their own, where they are root: `unshare --map-root-user`.
         clone_flags |= CLONE_NEWUSER
     in_user_namespace = bool(clone_flags & CLONE_NEWUSER)
+    _hold_closed_standard_fds()
     handshake = _Handshake()
     try:
-        pid = clone(lambda: _child_main(setup, command, handshake, in_user_namespace),
-                    clone_flags)
+        pid = clone(lambda: _child_main(setup, command, handshake, in_user_namespace,
+                                        signal_mask), clone_flags)
     except BaseException:
         handshake.close()
         raise
@@ -801,93 +877,174 @@ def spawn(clone_flags, setup, argv):
     return pid
 
 
-# --- The parent: wait, forward signals, exit like docker run ----------------
+# --- The parent: wait, pass signals on, exit like docker run ----------------
 
-def wait(pid, reap_orphans=False):
-    """Wait for the child; return its exit status, or -N if signal N killed it.
+def wait(pid):
+    """Wait for the child `pid`; return its exit status, or -N if signal N killed it.
 
-    This is subprocess's returncode convention.  See waitpid(2).  With
-    `reap_orphans`, as PID 1 of a namespace must, wait for any child at all,
-    so that the orphans the kernel hands to PID 1 do not stay zombies, until
-    `pid` is the one that ended.
+    This is the C programs' waitpid(2), with subprocess's returncode
+    convention.  A tool that must also pass signals on waits with run().
     """
-    reaped, status = os.waitpid(-1 if reap_orphans else pid, 0)
-    while reaped != pid:
-        _trace("waitpid(-1, ...)", f"{reaped} (an orphan, reaped)")
-        reaped, status = os.waitpid(-1, 0)
+    _, status = os.waitpid(pid, 0)
+    return _returncode(pid, status)
+
+
+def _returncode(pid, status):
+    """waitpid()'s status as a returncode, traced as strace describes it."""
     if os.WIFSIGNALED(status):
-        returncode = -os.WTERMSIG(status)
-        _trace(f"waitpid({pid}, ...)", f"{pid} (killed by {signal.Signals(-returncode).name})")
+        signum = os.WTERMSIG(status)
+        _trace(f"waitpid({pid}, ...)", f"{pid} (killed by {_signal_name(signum)})")
+        return -signum
+    _trace(f"waitpid({pid}, ...)", f"{pid} (exited {os.WEXITSTATUS(status)})")
+    return os.WEXITSTATUS(status)
+
+
+def _signal_name(signum):
+    return signal.Signals(signum).name
+
+
+def hold_signals(also=()):
+    """Block the signals wait_passing_signals() takes; return (those signals, old mask).
+
+    Call it before spawn(), and pass the old mask on to it: from here on a
+    signal for the command, and the SIGCHLD of its end, wait in the kernel
+    until the loop takes them, in order, so none is lost or comes too early.
+    A signal our caller ignored (nohup, trap '') is left out: it stays
+    ignored, here and in the command, as subprocess and unshare(1) leave it.
+    """
+    ignored = {signum for signum in FORWARDED_SIGNALS + STOP_SIGNALS
+               if signal.getsignal(signum) == signal.SIG_IGN}
+    held = {signal.SIGCHLD, *FORWARDED_SIGNALS, *STOP_SIGNALS, *also} - ignored
+    return held, signal.pthread_sigmask(signal.SIG_BLOCK, held)
+
+
+def wait_passing_signals(pid, held, as_init=False, on_signal=None):
+    """Wait for the child `pid`, passing signals on to it; return its returncode.
+
+    One loop over sigwaitinfo(2), as tini, bubblewrap and sudo wait: every
+    signal, SIGCHLD included, is taken here, one at a time.  The child is
+    reaped only here, so it is never signalled after it is gone.
+
+    - Ctrl-C and Ctrl-\ come from the terminal (si_code SI_KERNEL) to its
+      whole foreground process group, the command included: passed on, they
+      would arrive twice.  Signals a process sent (kill, timeout) are passed
+      on once, as sudo does.
+    - Ctrl-Z: when the command stops, we stop with the same signal, so the
+      shell sees the job stopped; on `fg` or `bg` we continue it.
+    - The PID-1 trap: see _pid_1_trap().
+
+    `as_init`: we are PID 1 of a namespace (container.py's init): reap
+    every orphan too, and never stop, which PID 1 cannot.  `on_signal` maps
+    further signals in `held` to a function to call (container.py -t).
+    """
+    stop_signal = None  # the stop signal we sent SIGSTOP for
+    trap = set()  # signals the PID-1 trap has let pass once
+    while True:
+        info = signal.sigwaitinfo(held)
+        signum = info.si_signo
+        if signum == signal.SIGCHLD:
+            while True:
+                reaped, status = os.waitpid(-1 if as_init else pid, os.WNOHANG | os.WUNTRACED)
+                if reaped == 0:
+                    break
+                if reaped != pid:
+                    _trace("waitpid(-1, ...)", f"{reaped} (an orphan, reaped)")
+                elif os.WIFSTOPPED(status):
+                    if not as_init:
+                        _stop_with_the_command(pid, stop_signal or os.WSTOPSIG(status))
+                    stop_signal = None
+                else:
+                    return _returncode(pid, status)
+        elif on_signal and signum in on_signal:
+            on_signal[signum]()
+        elif signum in STOP_SIGNALS:
+            if _init_handles(pid) is not None:
+                # PID 1 of a namespace cannot stop itself: stop it from here.
+                stop_signal = signum
+                _kill(pid, signal.SIGSTOP)
+            elif not _from_the_terminal(info, pid):
+                _kill(pid, signum)
+        elif _init_handles(pid) is not None and not _init_handles(pid) & (1 << (signum - 1)):
+            _pid_1_trap(pid, signum, info, trap)
+        elif not (signum in (signal.SIGINT, signal.SIGQUIT) and _from_the_terminal(info, pid)):
+            _kill(pid, signum)
+
+
+def _kill(pid, signum):
+    os.kill(pid, signum)
+    _trace(f"kill({pid}, {_signal_name(signum)})", 0)
+
+
+def _from_the_terminal(info, pid):
+    """True when the terminal sent this signal to a process group the command is in."""
+    return info.si_code == SI_KERNEL and os.getpgid(pid) == os.getpgrp()
+
+
+def _init_handles(pid):
+    """The signals `pid` catches or blocks, as a bit mask, if it is PID 1 of its namespace.
+
+    None when it is not PID 1.  See pid_namespaces(7): the kernel drops any
+    signal sent to PID 1 that PID 1 neither catches nor blocks, even from
+    outside its namespace.  Only SIGKILL and SIGSTOP from outside get through.
+    """
+    with open(f"/proc/{pid}/status") as status_file:
+        status = dict(line.split(":", 1) for line in status_file)
+    if status.get("NSpid", "").split()[-1:] != ["1"]:
+        return None
+    return int(status["SigCgt"], 16) | int(status["SigBlk"], 16)
+
+
+def _pid_1_trap(pid, signum, info, trap):
+    """A signal for a command that is PID 1 and does not handle it: the kernel drops it.
+
+    So that one can still stop `sleep` in the pid stage: a second SIGINT,
+    SIGTERM or SIGQUIT, or a first SIGHUP (a closed terminal sends no
+    second), kills the command with SIGKILL, and says why.  The first is
+    passed on anyway (unless the terminal sent it to the command already).
+    """
+    if signum == signal.SIGHUP or (trap and signum in (signal.SIGINT, signal.SIGTERM,
+                                                      signal.SIGQUIT)):
+        write_stderr(f"{program_name()}: the command is PID 1 of its namespace and has no"
+                     f" handler for {_signal_name(signum)}, so the kernel ignores it"
+                     " (the PID-1 trap); sending SIGKILL")
+        _kill(pid, signal.SIGKILL)
+        return
+    trap.add(signum)
+    if not _from_the_terminal(info, pid):
+        _kill(pid, signum)
+
+
+def _stop_with_the_command(pid, signum):
+    """The command stopped: stop ourselves by the same signal, then continue it.
+
+    The shell sees its job stopped only when every process in it is; `fg`
+    or `bg` continues us (SIGCONT), and we continue the command, as sudo does.
+    """
+    _trace(f"kill({os.getpid()}, {_signal_name(signum)})", 0)
+    if signum == signal.SIGSTOP:
+        os.kill(os.getpid(), signum)
     else:
-        returncode = os.WEXITSTATUS(status)
-        _trace(f"waitpid({pid}, ...)", f"{pid} (exited {returncode})")
-    return returncode
+        previous = signal.signal(signum, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, (signum,))
+        os.kill(os.getpid(), signum)  # we stop here, until SIGCONT
+        signal.pthread_sigmask(signal.SIG_BLOCK, (signum,))
+        signal.signal(signum, previous)
+    _kill(pid, signal.SIGCONT)
 
 
-def _ignores_as_init(pid, signum):
-    """True when `pid` is PID 1 of its namespace and has no handler for `signum`.
+def run(clone_flags, setup, argv, as_init=False):
+    """spawn() the command, pass signals on to it, wait; return its returncode.
 
-    The kernel drops such signals (see pid_namespaces(7)): an init that did
-    not ask for SIGINT or SIGTERM cannot be stopped by them, not even from
-    outside its namespace.  Only SIGKILL and SIGSTOP get through.
+    Signals sent to the tool reach the command, as with `docker run`, and
+    Ctrl-Z stops both (see wait_passing_signals).  The signal mask is the
+    caller's again when run() returns; the dispositions were never changed.
     """
+    held, old_mask = hold_signals()
     try:
-        with open(f"/proc/{pid}/status") as status_file:
-            status = dict(line.split(":", 1) for line in status_file)
-    except OSError:
-        return False
-    is_init = status.get("NSpid", "").split()[-1:] == ["1"]
-    caught = int(status.get("SigCgt", "0"), 16)
-    return is_init and not caught & (1 << (signum - 1))
-
-
-class _SignalForwarder:
-    """A signal handler that passes signals on to the child.
-
-    The PID-1 trap: a command that is PID 1 of a new PID namespace ignores the
-    SIGINT or SIGTERM it has no handler for.  The first one is passed on
-    anyway; a second one kills the child with SIGKILL, and says why.
-    """
-
-    def __init__(self, pid):
-        self.pid = pid
-        self.ignored_once = False
-
-    def __call__(self, signum, frame):
-        if self.pid is None:
-            return
-        if signum in (signal.SIGINT, signal.SIGTERM) and _ignores_as_init(self.pid, signum):
-            if self.ignored_once:
-                print(f"{program_name()}: the command is PID 1 of its namespace and has no"
-                      f" handler for {signal.Signals(signum).name}, so the kernel ignores it"
-                      " (the PID-1 trap); sending SIGKILL", file=sys.stderr)
-                signum = signal.SIGKILL
-            self.ignored_once = True
-        os.kill(self.pid, signum)
-        _trace(f"kill({self.pid}, {signal.Signals(signum).name})", 0)
-
-
-def run(clone_flags, setup, argv, reap_orphans=False):
-    """spawn() the command, pass signals on to it, and wait(); return its status.
-
-    Signals sent to the tool reach the command, as with `docker run`.  Call
-    this from the main thread: only it may install signal handlers.
-    """
-    # Block the forwarded signals until there is a child to forward them to;
-    # the child inherits the mask and clears it once it is ready.
-    signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED_SIGNALS)
-    forwarder = _SignalForwarder(None)
-    previous = {signum: signal.signal(signum, forwarder) for signum in FORWARDED_SIGNALS}
-    try:
-        forwarder.pid = spawn(clone_flags, setup, argv)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED_SIGNALS)
-        returncode = wait(forwarder.pid, reap_orphans)
-        forwarder.pid = None
-        return returncode
+        pid = spawn(clone_flags, setup, argv, old_mask)
+        return wait_passing_signals(pid, held, as_init)
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED_SIGNALS)
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
 
 
 def die_by_signal(signum):
@@ -896,8 +1053,7 @@ def die_by_signal(signum):
     This is what `unshare --fork` does.  No core file is written: the crash
     was the command's, not Python's.
     """
-    sys.stdout.flush()
-    sys.stderr.flush()
+    flush_output()
     import resource  # here, not at the top: only this rare path needs it
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if signum != signal.SIGKILL:  # the one signal whose disposition is fixed
@@ -907,12 +1063,36 @@ def die_by_signal(signum):
     os._exit(128 + signum)
 
 
+def exit_like_docker(returncode):
+    """Leave with the command's status, or die by the signal that killed it.
+
+    Without the interpreter's teardown: it writes to nearly every page, and
+    after clone() each of them is copy-on-write and faults once.  That is
+    most of a millisecond per megabyte, and nothing here needs it.
+    """
+    if returncode < 0:
+        die_by_signal(-returncode)
+    flush_output()
+    os._exit(returncode)
+
+
 # --- The command line shared by every stage ----------------------------------
 
-def _exit_with_message(message, status):
-    """Leave the tool with one line on stderr, as every stage does on failure."""
-    print(f"{program_name()}: {message}", file=sys.stderr)
-    sys.exit(status)
+def write_stdout(text):
+    """Write `text` on stdout, for a person to read: --help, the namespace view.
+
+    A reader that has seen enough (`| head -1`) ends us quietly, with the
+    status we would have had, as util-linux ignores EPIPE; any other failure
+    (a full disk, a closed stdout) is one line and 125.
+    """
+    data = text.encode(errors="surrogateescape")
+    try:
+        while data:
+            data = data[os.write(1, data):]
+    except BrokenPipeError:
+        os._exit(0)
+    except OSError as error:
+        exit_with_message(f"write to stdout: {error.strerror}", 125)
 
 
 def usage(arguments="[COMMAND [ARG...]]"):
@@ -945,19 +1125,21 @@ def parse_options(args, doc, arguments="[COMMAND [ARG...]]", values=None, note=S
         if name in values:
             if not has_value:
                 if not args:
-                    _exit_with_message(f"option {name} needs a value\n{usage(arguments)}", 125)
+                    exit_with_message(f"option {name} needs a value\n{usage(arguments)}", 125)
                 value, args = args[0], args[1:]
             values[name] = value
         elif option in ("-h", "--help"):
-            print(f"{usage(arguments)}\n\n{doc.strip()}\n\n{OPTIONS_HELP}\n{note}")
-            sys.exit(0)
+            # `doc` is None under python3 -OO, which drops docstrings.
+            about = f"\n\n{doc.strip()}" if doc else ""
+            write_stdout(f"{usage(arguments)}{about}\n\n{OPTIONS_HELP}\n{note}\n")
+            os._exit(0)
         elif option in ("-v", "--verbose"):
             tracing = True
         elif option == "--":
             break
         else:
-            _exit_with_message(f"unknown option {option!r} (put -- before a command that"
-                               f" starts with '-')\n{usage(arguments)}", 125)
+            exit_with_message(f"unknown option {option!r} (put -- before a command that"
+                              f" starts with '-')\n{usage(arguments)}", 125)
     return args
 
 
@@ -971,22 +1153,17 @@ def run_and_exit(clone_flags, setup, argv):
 
     With the command's own status; 125 when the tool fails (clone refused,
     setup failed); 126 when the command cannot be run; 127 when it is not
-    found; and by the same signal that killed it.
+    found; and by the same signal that killed it.  The signals stay held to
+    the end: one that comes after the command ended has nobody to reach.
     """
+    held, old_mask = hold_signals()
     try:
-        returncode = run(clone_flags, setup, argv)
+        pid = spawn(clone_flags, setup, argv, old_mask)
     except OSError as error:
-        _exit_with_message(_describe(error), 125)
+        exit_with_message(_describe(error), 125)
     except ValueError as error:  # a command no C string can hold
-        _exit_with_message(str(error), 125)
-    if returncode < 0:
-        die_by_signal(-returncode)
-    # Leave without the interpreter's teardown: it writes to nearly every
-    # page, and after clone() each of them is copy-on-write and faults once.
-    # That is most of a millisecond per megabyte, and nothing here needs it.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(returncode)
+        exit_with_message(str(error), 125)
+    exit_like_docker(wait_passing_signals(pid, held))
 
 
 def main(clone_flags, setup, doc):
@@ -1049,17 +1226,19 @@ def show_namespaces(pids):
     if host_pid == os.getpid() == 1:
         host_name += (", which is this process: inside a PID namespace the host's processes"
                       " are out of sight")
+    lines = []
     for pid in pids or [str(os.getpid())]:
         try:
             namespaces, name = namespaces_of(pid), _command_name(pid)
         except OSError as error:
-            _exit_with_message(f"process {pid}: {error.strerror}", 125)
-        print(f"PID {pid} ({name}), against {host_name}:")
+            exit_with_message(f"process {pid}: {error.strerror}", 125)
+        lines.append(f"PID {pid} ({name}), against {host_name}:")
         for kind, namespace in namespaces.items():
             if namespace == host[kind]:
-                print(f"  {kind:7} {namespace:20} same")
+                lines.append(f"  {kind:7} {namespace:20} same")
             else:
-                print(f"  {kind:7} {namespace:20} differs (host: {host[kind]})")
+                lines.append(f"  {kind:7} {namespace:20} differs (host: {host[kind]})")
+    write_stdout("".join(line + "\n" for line in lines))
 
 
 if __name__ == "__main__":

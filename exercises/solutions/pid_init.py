@@ -2,7 +2,7 @@
 
 The kernel gives PID 1 only the signals it has a handler for.  So PID 1 is
 no longer the command but a small init: libns.run() starts the command as
-PID 2, installs handlers that pass SIGINT, SIGTERM and the rest on to it,
+PID 2, takes SIGINT, SIGTERM and the rest with sigwaitinfo and passes them on,
 and waits, reaping orphans as PID 1 must.  The command, not being PID 1,
 dies of SIGTERM as any process does; the init then exits with 128+N, as PID
 1 cannot die of a signal sent to itself.
@@ -21,7 +21,7 @@ def child():
     pid_stage.child()
     # The child has the tool's command line: run its command as PID 2.
     command = libns.parse_options(sys.argv[1:], __doc__) or libns.default_command()
-    returncode = libns.run(0, None, command, reap_orphans=True)
+    returncode = libns.run(0, None, command, as_init=True)
     sys.stdout.flush()
     os._exit(128 - returncode if returncode < 0 else returncode)
 

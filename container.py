@@ -15,6 +15,8 @@ What it does, on top of the pid stage:
   a minimal /dev, a tmpfs /tmp; or, with --rootfs, an unpacked image (for
   example from `docker export`), bind-mounted writable as Docker would.
 - a small init as PID 1 (see init below), which runs the command as PID 2.
+- a terminal of its own when stdin is a terminal (-t, see terminal.py), as
+  `docker run -it` gives: job control, `tty`, the window size.
 - as an ordinary user, a user namespace, as in every stage.
 
 Try:    python3 container.py mount                 (only the container's own)
@@ -23,10 +25,12 @@ Try:    python3 container.py mount                 (only the container's own)
         python3 container.py --rootfs DIR          (a shell in an image)
 """
 import os
+import signal
 import sys
 import time
 
 import libns
+import terminal
 
 clone_flags = (
     libns.CLONE_NEWCGROUP |
@@ -45,8 +49,10 @@ DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 BUILD_DIRECTORY = "/tmp"
 # Inside the container the host's $SHELL may not exist: /bin/sh, as Docker.
 DEFAULT_COMMAND = ["/bin/sh"]
-USAGE = "[--rootfs DIR] [--hostname NAME] [--] [COMMAND [ARG...]]"
+USAGE = "[-t|-T] [--rootfs DIR] [--hostname NAME] [--] [COMMAND [ARG...]]"
 NOTE = """\
+  -t               give the container a terminal of its own (default when stdin is one)
+  -T               do not: the command writes straight to yours
   --rootfs DIR     use the unpacked image in DIR as the root (default: the host's programs)
   --hostname NAME  the container's hostname (default: container)
 Without a command, container.py runs /bin/sh inside, as Docker runs an image's shell."""
@@ -132,7 +138,7 @@ def start_clocks_near_zero():
             offsets_file.write(f"{name} {seconds} {nanoseconds}\n")
 
 
-def init(argv):
+def init(argv, pts=None):
     """PID 1: start the command as PID 2, pass signals on, reap every zombie.
 
     The PID-1 trap of the pid stage: the kernel gives PID 1 only the signals
@@ -142,9 +148,11 @@ def init(argv):
     every child: orphans are handed to PID 1, and stay zombies until it
     waits for them.  It ends when the command ends, with its status; as PID
     1 cannot die of a signal sent to itself, a command killed by signal N
-    makes it exit with 128+N, as a shell reports it.
+    makes it exit with 128+N, as a shell reports it.  With `pts`, the
+    container's terminal (-t), the command is a session of its own on it.
     """
-    returncode = libns.run(0, None, argv, as_init=True)
+    setup = None if pts is None else lambda: terminal.attach(pts)
+    returncode = libns.run(0, setup, argv, as_init=True)
     libns.flush_output()
     os._exit(128 - returncode if returncode < 0 else returncode)
 
@@ -162,13 +170,17 @@ def rootfs_problem(rootfs, argv):
 
 
 def main():
-    options = {"--rootfs": None, "--hostname": "container"}
+    options = {"--rootfs": None, "--hostname": "container", "-t": False, "-T": False}
     argv = libns.parse_options(sys.argv[1:], __doc__, USAGE, options, NOTE) or DEFAULT_COMMAND
     rootfs = options["--rootfs"] and os.path.abspath(options["--rootfs"])
     # Refused before anything starts, so that nothing is left half made.
     problem = rootfs and rootfs_problem(rootfs, argv)
     if problem:
         libns.exit_with_message(f"--rootfs {rootfs}: {problem}", 125)
+    if options["-t"] and not os.isatty(0):
+        libns.exit_with_message("-t: stdin is not a terminal (leave out -t, or use -T)", 125)
+    with_terminal = os.isatty(0) and not options["-T"]
+    tool_end, init_end = terminal.channel() if with_terminal else (None, None)
 
     def child():
         """The child's setup, then its life as the container's init."""
@@ -182,9 +194,14 @@ def main():
         libns.sethostname(options["--hostname"])
         switch_root(root)
         start_clocks_near_zero()
-        init(argv)
+        init(argv, terminal.open_inside(init_end) if with_terminal else None)
 
-    libns.run_and_exit(clone_flags, child, argv)
+    if not with_terminal:
+        libns.run_and_exit(clone_flags, child, argv)
+    pid, held = libns.start(clone_flags, child, argv, also=(signal.SIGWINCH,))
+    init_end.close()
+    libns.exit_like_docker(terminal.relay(
+        tool_end, lambda on_signal: libns.wait_passing_signals(pid, held, on_signal=on_signal)))
 
 
 if __name__ == "__main__":

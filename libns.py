@@ -925,7 +925,7 @@ def wait_passing_signals(pid, held, as_init=False, on_signal=None):
     signal, SIGCHLD included, is taken here, one at a time.  The child is
     reaped only here, so it is never signalled after it is gone.
 
-    - Ctrl-C and Ctrl-\ come from the terminal (si_code SI_KERNEL) to its
+    - Ctrl-C and Ctrl-\\ come from the terminal (si_code SI_KERNEL) to its
       whole foreground process group, the command included: passed on, they
       would arrive twice.  Signals a process sent (kill, timeout) are passed
       on once, as sudo does.
@@ -1020,6 +1020,10 @@ def _stop_with_the_command(pid, signum):
     The shell sees its job stopped only when every process in it is; `fg`
     or `bg` continues us (SIGCONT), and we continue the command, as sudo does.
     """
+    # The terminal's own SIGTSTP may still wait for the loop: take it, or
+    # it would stop us a second time, right after `fg`.
+    while signal.sigtimedwait(STOP_SIGNALS, 0) is not None:
+        pass
     _trace(f"kill({os.getpid()}, {_signal_name(signum)})", 0)
     if signum == signal.SIGSTOP:
         os.kill(os.getpid(), signum)
@@ -1040,11 +1044,23 @@ def run(clone_flags, setup, argv, as_init=False):
     caller's again when run() returns; the dispositions were never changed.
     """
     held, old_mask = hold_signals()
+    # As PID 1: while sigwaitinfo() waits, /proc/1/status shows the signals
+    # it waits for as neither blocked nor caught, and whoever looks from
+    # outside (our parent's PID-1 trap) would think the kernel drops them.
+    # A handler that never runs, since they stay blocked, says the truth.
+    handlers = {signum: signal.signal(signum, _taken_by_sigwaitinfo)
+                for signum in held - {signal.SIGCHLD}} if as_init else {}
     try:
         pid = spawn(clone_flags, setup, argv, old_mask)
         return wait_passing_signals(pid, held, as_init)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+
+
+def _taken_by_sigwaitinfo(signum, frame):
+    """The handler of a signal that sigwaitinfo() takes first: never called."""
 
 
 def die_by_signal(signum):
@@ -1115,14 +1131,17 @@ def parse_options(args, doc, arguments="[COMMAND [ARG...]]", values=None, note=S
     tracing on; the first argument that is not an option ends them, and so
     does --.  `values` maps the names of options that take a value
     ("--rootfs") to their defaults; `--rootfs DIR` or `--rootfs=DIR`
-    replaces it there.
+    replaces it there.  An option whose default is False is a switch: given,
+    it becomes True.
     """
     global tracing
     values = {} if values is None else values
     while args and args[0].startswith("-") and args[0] != "-":
         option, args = args[0], args[1:]
         name, has_value, value = option.partition("=")
-        if name in values:
+        if values.get(option) is False:  # a switch, such as container.py's -t
+            values[option] = True
+        elif name in values:
             if not has_value:
                 if not args:
                     exit_with_message(f"option {name} needs a value\n{usage(arguments)}", 125)
@@ -1148,6 +1167,21 @@ def default_command():
     return [os.environ.get("SHELL") or "/bin/sh"]
 
 
+def start(clone_flags, setup, argv, also=()):
+    """hold_signals(also) and spawn(); return (pid, held).  A failure is 125.
+
+    For a tool that does something of its own while the command runs
+    (container.py -t); run_and_exit() is start() and the rest.
+    """
+    held, old_mask = hold_signals(also)
+    try:
+        return spawn(clone_flags, setup, argv, old_mask), held
+    except OSError as error:
+        exit_with_message(_describe(error), 125)
+    except ValueError as error:  # a command no C string can hold
+        exit_with_message(str(error), 125)
+
+
 def run_and_exit(clone_flags, setup, argv):
     """run() the command and exit as `docker run` does.
 
@@ -1156,13 +1190,7 @@ def run_and_exit(clone_flags, setup, argv):
     found; and by the same signal that killed it.  The signals stay held to
     the end: one that comes after the command ended has nobody to reach.
     """
-    held, old_mask = hold_signals()
-    try:
-        pid = spawn(clone_flags, setup, argv, old_mask)
-    except OSError as error:
-        exit_with_message(_describe(error), 125)
-    except ValueError as error:  # a command no C string can hold
-        exit_with_message(str(error), 125)
+    pid, held = start(clone_flags, setup, argv)
     exit_like_docker(wait_passing_signals(pid, held))
 
 

@@ -1,9 +1,10 @@
 """The command line every stage shares: -h, --, no command, verbatim arguments."""
+import subprocess
 import sys
 
 import pytest
 
-from conftest import STAGES, run_python, run_stage, stage_env
+from conftest import ROOT, STAGES, run_python, run_stage, stage_env
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
@@ -78,3 +79,13 @@ def test_nul_byte_in_an_argument_is_refused_before_anything_starts():
     assert (result.returncode, result.stdout) == (125, "")
     assert result.stderr == ("stage.py: argument 1 of the command contains a NUL byte,"
                              " which no C string can hold\n")
+
+
+def test_every_python_file_compiles_without_a_warning():
+    # A warning at compile time is printed on every run of the tool, by
+    # newer interpreters first ("invalid escape sequence" in a docstring).
+    for path in sorted(ROOT.rglob("*.py")):
+        result = subprocess.run([sys.executable, "-W", "error", "-c",
+                                 "import sys; compile(open(sys.argv[1]).read(), sys.argv[1],"
+                                 " 'exec')", str(path)], capture_output=True, text=True)
+        assert (path.name, result.stderr) == (path.name, "")

@@ -86,6 +86,6 @@ def test_every_python_file_compiles_without_a_warning():
     # newer interpreters first ("invalid escape sequence" in a docstring).
     for path in sorted(ROOT.rglob("*.py")):
         result = subprocess.run([sys.executable, "-W", "error", "-c",
-                                 "import sys; compile(open(sys.argv[1]).read(), sys.argv[1],"
-                                 " 'exec')", str(path)], capture_output=True, text=True)
+                                 "import pathlib, sys; path = pathlib.Path(sys.argv[1]);"
+                                 " compile(path.read_text(), str(path), 'exec')", str(path)], capture_output=True, text=True)
         assert (path.name, result.stderr) == (path.name, "")

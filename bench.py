@@ -37,11 +37,8 @@ STAGES = {  # stage: (C twin, unshare's flags)
     "net_mount_uts_ipc.py": ("net_mount_utc_ipc", ["-nmui"]),
     "net_mount_uts_ipc_pid.py": ("net_mount_utc_ipc_pid", ["-nmuipf", "--mount-proc"]),
 }
-NAMESPACES = {
-    "net": libns.CLONE_NEWNET, "mnt": libns.CLONE_NEWNS, "uts": libns.CLONE_NEWUTS,
-    "ipc": libns.CLONE_NEWIPC, "pid": libns.CLONE_NEWPID, "user": libns.CLONE_NEWUSER,
-    "cgroup": libns.CLONE_NEWCGROUP, "time": libns.CLONE_NEWTIME,
-}
+# What each namespace alone adds to clone(): every row of libns's table.
+NAMESPACES = {name: flag for name, _, flag, _ in libns.NAMESPACES}
 PID_STAGE = "net_mount_uts_ipc_pid.py"
 
 
@@ -96,13 +93,13 @@ def start_up(runs, env):
 
 
 def spawn_and_wait(clone_flags, runs, before_each=None):
-    """Seconds for libns.spawn() and wait() of `true`, `runs` times, in this process."""
+    """Seconds for libns.spawn() and waitpid() of `true`, `runs` times, in this process."""
     samples = []
     for _ in range(runs):
         started = time.perf_counter()
         if before_each:
             before_each()
-        libns.wait(libns.spawn(clone_flags, lambda: None, ["true"]))
+        libns.waitpid(libns.spawn(clone_flags, None, ["true"]))
         samples.append(time.perf_counter() - started)
     return samples
 
@@ -199,14 +196,18 @@ def print_table(results):
 
 
 def main():
-    options = set(sys.argv[1:])
-    unknown = options - {"--quick", "--json"}
-    if unknown or os.geteuid() != 0:
-        print(f"usage: sudo python3 bench.py [--quick] [--json]"
-              f"{'' if not unknown else f'  (unknown: {sorted(unknown)})'}", file=sys.stderr)
-        sys.exit(125)
-    results = measure("--quick" in options)
-    if "--json" in options:
+    options, arguments = libns.parse_options(
+        sys.argv[1:], __doc__, "[--quick] [--json]", {"--quick": False, "--json": False},
+        note="  --quick  a few runs of each, for a smoke test\n"
+             "  --json   the figures as JSON, for machines")
+    if arguments:
+        libns.exit_with_message(f"unexpected argument {arguments[0]!r}\n"
+                                f"{libns.usage('[--quick] [--json]')}", 125)
+    if os.geteuid() != 0:
+        libns.exit_with_message("needs root: the stages and the C twins create namespaces"
+                                " (sudo python3 bench.py)", 125)
+    results = measure(options["--quick"])
+    if options["--json"]:
         print(json.dumps(results, indent=2))
     else:
         print_table(results)

@@ -171,7 +171,8 @@ def rootfs_problem(rootfs, argv):
 
 def main():
     options = {"--rootfs": None, "--hostname": "container", "-t": False, "-T": False}
-    argv = libns.parse_options(sys.argv[1:], __doc__, USAGE, options, NOTE) or DEFAULT_COMMAND
+    options, argv = libns.parse_options(sys.argv[1:], __doc__, USAGE, options, NOTE)
+    argv = argv or DEFAULT_COMMAND
     rootfs = options["--rootfs"] and os.path.abspath(options["--rootfs"])
     # Refused before anything starts, so that nothing is left half made.
     problem = rootfs and rootfs_problem(rootfs, argv)
@@ -182,7 +183,7 @@ def main():
     with_terminal = os.isatty(0) and not options["-T"]
     tool_end, init_end = terminal.channel() if with_terminal else (None, None)
 
-    def child():
+    def child_exec(argv):
         """The child's setup, then its life as the container's init."""
         libns.mount(None, "/", None, libns.MS_REC | libns.MS_PRIVATE)
         root = use_rootfs(rootfs) if rootfs else make_default_root()
@@ -196,12 +197,17 @@ def main():
         start_clocks_near_zero()
         init(argv, terminal.open_inside(init_end) if with_terminal else None)
 
-    if not with_terminal:
-        libns.run_and_exit(clone_flags, child, argv)
-    pid, held = libns.start(clone_flags, child, argv, also=(signal.SIGWINCH,))
-    init_end.close()
-    libns.exit_like_docker(terminal.relay(
-        tool_end, lambda on_signal: libns.wait_passing_signals(pid, held, on_signal=on_signal)))
+    libns.errors_exit_like_docker_run()
+    if with_terminal:
+        libns.hold_signals(also=(signal.SIGWINCH,))  # for the window's size
+    child_stack = libns.map_stack()
+    pid = libns.clone(child_exec, child_stack, clone_flags, argv)
+    if with_terminal:
+        init_end.close()
+        status = terminal.relay(tool_end, lambda on_signal: libns.waitpid(pid, on_signal=on_signal))
+    else:
+        status = libns.waitpid(pid)
+    libns.exit(status)
 
 
 if __name__ == "__main__":

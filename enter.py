@@ -13,7 +13,7 @@ it, join them.  setns(2) moves the caller into the namespace an open
   a child, made by clone() as in the stages, and we wait for it.
 
 Try:    python3 net_mount_uts_ipc_pid.py sleep 1000 &
-        python3 libns.py $(pgrep -n sleep)         (its namespaces)
+        python3 namespaces.py $(pgrep -n sleep)    (its namespaces)
         python3 enter.py $(pgrep -n sleep) ps -e   (what it sees)
 You see: PID 1 is sleep, and ps is the only other process; hostname says
 custom_hostname; ip addr shows only lo.
@@ -23,16 +23,14 @@ import sys
 
 import libns
 
-# The order nsenter(1) uses: the user namespace first, the mount namespace
-# last of those that change paths.
-NAMESPACE_ORDER = ("user", "cgroup", "ipc", "uts", "net", "pid", "time", "mnt")
-
-
 def open_namespaces(pid):
-    """Open the target's namespaces that differ from ours, and its root and cwd."""
+    """Open the target's namespaces that differ from ours, and its root and cwd.
+
+    In the order setns(2) must join them: libns.SETNS_ORDER, as nsenter's.
+    """
     ours = libns.namespaces_of()
     namespaces = []
-    for kind in NAMESPACE_ORDER:
+    for kind in libns.SETNS_ORDER:
         path = f"/proc/{pid}/ns/{kind}"
         if kind in ours and os.readlink(path) != ours[kind]:
             namespaces.append((os.open(path, os.O_RDONLY | os.O_CLOEXEC), path))
@@ -54,18 +52,23 @@ def enter(pid):
     os.close(cwd)
 
 
+def child_exec(argv):
+    """The child, in the joined PID and time namespaces too: it becomes the command."""
+    libns.execvp(argv)
+
+
 def fail(message):
     libns.exit_with_message(message, 125)
 
 
 if __name__ == "__main__":
-    usage = "PID [COMMAND [ARG...]]"
-    arguments = libns.parse_options(sys.argv[1:], __doc__, usage,
-                                    note="Without a command, enter.py runs $SHELL (default"
-                                         " /bin/sh) inside.")
+    usage = "[--] PID [COMMAND [ARG...]]"
+    _, arguments = libns.parse_options(sys.argv[1:], __doc__, usage,
+                                       note="Without a command, enter.py runs $SHELL (default"
+                                            " /bin/sh) inside.")
     if not arguments or not arguments[0].isdigit():
         fail(f"the first argument must be a PID\n{libns.usage(usage)}")
-    pid, command = arguments[0], arguments[1:] or libns.default_command()
+    pid, argv = arguments[0], arguments[1:] or libns.default_command()
     if not os.path.exists(f"/proc/{pid}"):
         fail(f"no process with PID {pid}")
     try:
@@ -75,4 +78,7 @@ if __name__ == "__main__":
              " root may enter any)")
     except OSError as error:
         fail(error.strerror if error.filename is None else f"{error.filename}: {error.strerror}")
-    libns.run_and_exit(0, None, command)
+    libns.errors_exit_like_docker_run()
+    child_stack = libns.map_stack()
+    child = libns.clone(child_exec, child_stack, 0, argv)
+    libns.exit(libns.waitpid(child))

@@ -3,21 +3,43 @@
 A container is an ordinary process started with clone(2) and a few CLONE_NEW*
 flags, each of which gives the child a fresh copy of one kind of kernel state
 (network stack, mount table, hostname, IPC objects, process ids).  This module
-is the one place where Python talks to libc through ctypes; the stage scripts
-(base.py, net.py, ...) only choose the flags and say what the child sets up.
+is the one place where Python talks to libc through ctypes; each stage script
+(base.py, net.py, ...) is its C twin's main() and child_exec(), line by line.
 
-Reading order: constants as named in the C headers, the libc handles, the
-trace, one small wrapper per syscall (each names its man page and the errors
-you will meet), then clone(), the child's way from clone() to execvp(), the
-parent's run/wait logic and the command line every stage shares.
+It reads in the order the stages teach: the constants; the child's stack,
+clone() and the child's way to execvp() (base); the parent's wait and exit;
+mount (net_mount), sethostname (uts), the user namespace's id maps (user),
+pivot_root and unshare (container.py), setns (enter.py); then the trace and
+the command line every stage shares.
+
+What a stage's main() calls, and what each call does that C's does not:
+
+  parent (the tool)                          child (made by clone)
+  command_line()  options; errors from here
+                  on exit as docker run's
+  map_stack()     mmap, mprotect (guard page)
+  clone()         hold_signals() for waitpid
+                  clone(2) ------------------> _child_main()
+                                               prctl(PR_SET_PDEATHSIG)
+                  the handshake: <-- "armed" --
+                  write the id maps (user ns)
+                                 --- "go" ---> signals back to their defaults
+                                               child_exec(argv), the stage's:
+                                                 mount(), sethostname()...
+                                                 execvp(): close_range, exec
+                  the error pipe: end of file
+                  means exec'd; a report of a
+                  failure is raised, as
+                  subprocess raises it
+  waitpid()       one loop over sigwaitinfo:
+                  pass signals on, reap
+  exit()          the command's status, or
+                  die by its signal
 
 Every wrapper raises OSError with the real errno and a message naming the call,
 e.g. "mount tmpfs on /tmp: Operation not permitted"; the stages print that one
 line and exit 125, as `docker run` does when the runtime itself fails.  With
 LIBNS_TRACE=1, or -v, each call is also printed as strace would show it.
-
-Run as a program, `python3 libns.py [PID...]`, it shows which namespaces a
-process does not share with the host.
 """
 
 import os
@@ -34,6 +56,8 @@ import errno  # noqa: E402
 import mmap  # noqa: E402
 import signal  # noqa: E402
 
+# --- Constants, named as in the C headers -------------------------------------
+
 # <sched.h>: one flag per namespace, see namespaces(7).
 CLONE_NEWTIME = 0x00000080
 CLONE_NEWNS = 0x00020000
@@ -44,13 +68,68 @@ CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 
-ALL_NAMESPACES = (CLONE_NEWTIME | CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC |
-                  CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET)
+# One row per namespace, which everything else reads, as util-linux reads its
+# namespace_files[]: the name of its /proc/PID/ns file, its clone flag, and
+# its place in the order in which setns(2) must join them (user first: it is
+# what gives an ordinary user the right to join the others; mnt last: it
+# changes which file every later path names).  The rows are in the order the
+# stages add them; C writes each new flag in front, so flags read newest first.
+NAMESPACES = (
+    # name      flag's name         flag             setns order
+    ("net",     "CLONE_NEWNET",     CLONE_NEWNET,    5),
+    ("mnt",     "CLONE_NEWNS",      CLONE_NEWNS,     8),
+    ("uts",     "CLONE_NEWUTS",     CLONE_NEWUTS,    4),
+    ("ipc",     "CLONE_NEWIPC",     CLONE_NEWIPC,    3),
+    ("pid",     "CLONE_NEWPID",     CLONE_NEWPID,    6),
+    ("user",    "CLONE_NEWUSER",    CLONE_NEWUSER,   1),
+    ("cgroup",  "CLONE_NEWCGROUP",  CLONE_NEWCGROUP, 2),
+    ("time",    "CLONE_NEWTIME",    CLONE_NEWTIME,   7),
+)
+ALL_NAMESPACES = sum(flag for _, _, flag, _ in NAMESPACES)
+SETNS_ORDER = [name for name, _, _, _ in sorted(NAMESPACES, key=lambda row: row[3])]
 
 # The low byte of clone's flags is the signal the child sends its parent when
 # it dies.  It must be SIGCHLD: with any other value waitpid(2) without
 # __WALL does not see the child and fails with ECHILD.
 SIGCHLD = signal.SIGCHLD
+
+# <sys/mman.h>, see mmap(2).
+PROT_NONE = 0
+PROT_READ = mmap.PROT_READ
+PROT_WRITE = mmap.PROT_WRITE
+MAP_PRIVATE = mmap.MAP_PRIVATE
+MAP_ANONYMOUS = mmap.MAP_ANONYMOUS
+MAP_STACK = 0x20000  # x86, arm, riscv, s390; a hint for the kernel, as Kerrisk passes it
+MAP_FAILED = ctypes.c_void_p(-1).value
+
+# 8 MiB, the usual main-thread stack.  The tutorial's 1 MiB is enough for C but
+# not for CPython 3.13's C recursion.  Pages cost memory only once touched.
+STACK_SIZE = 8 * 1024 * 1024
+
+# <sys/prctl.h>, see prctl(2).
+PR_SET_PDEATHSIG = 1
+
+# <sys/syscall.h>: close_range(2) has the same number on every architecture;
+# <linux/close_range.h>: mark the descriptors close-on-exec instead of closing.
+SYS_close_range = 436
+CLOSE_RANGE_CLOEXEC = 1 << 2
+
+# The signals the parent passes on to the child, as `docker run` and
+# `unshare --fork` do, so that `kill TOOL` reaches the command.
+FORWARDED_SIGNALS = (
+    signal.SIGINT,
+    signal.SIGTERM,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+)
+# The signals that stop a job: Ctrl-Z, and a background job that reads from
+# or writes to the terminal.  The parent stops with the command, as sudo does.
+STOP_SIGNALS = (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
+# <asm-generic/siginfo.h>: the si_code of a signal the kernel sent, which is
+# how the terminal's Ctrl-C, Ctrl-\ and Ctrl-Z arrive; kill(2) gives SI_USER.
+SI_KERNEL = 0x80
 
 # <sys/mount.h>, see mount(2).
 MS_RDONLY = 1
@@ -74,52 +153,6 @@ MOUNT_FLAGS = {
     "MS_PRIVATE": MS_PRIVATE, "MS_SLAVE": MS_SLAVE, "MS_SHARED": MS_SHARED,
     "MS_RELATIME": MS_RELATIME,
 }
-
-# <sys/prctl.h>, see prctl(2).
-PR_SET_PDEATHSIG = 1
-
-# <sys/mman.h>, see mmap(2).
-PROT_NONE = 0
-PROT_READ = mmap.PROT_READ
-PROT_WRITE = mmap.PROT_WRITE
-MAP_PRIVATE = mmap.MAP_PRIVATE
-MAP_ANONYMOUS = mmap.MAP_ANONYMOUS
-MAP_FAILED = ctypes.c_void_p(-1).value
-
-# <sys/syscall.h>: close_range(2) has the same number on every architecture.
-SYS_close_range = 436
-
-NAMESPACE_FLAGS = {
-    "CLONE_NEWTIME": CLONE_NEWTIME,
-    "CLONE_NEWCGROUP": CLONE_NEWCGROUP,
-    "CLONE_NEWUSER": CLONE_NEWUSER,
-    "CLONE_NEWPID": CLONE_NEWPID,
-    "CLONE_NEWIPC": CLONE_NEWIPC,
-    "CLONE_NEWUTS": CLONE_NEWUTS,
-    "CLONE_NEWNS": CLONE_NEWNS,
-    "CLONE_NEWNET": CLONE_NEWNET,
-}
-
-# 8 MiB, the usual main-thread stack.  The tutorial's 1 MiB is enough for C but
-# not for CPython 3.13's C recursion.  Pages cost memory only once touched.
-STACK_SIZE = 8 * 1024 * 1024
-
-# The signals the parent passes on to the child, as `docker run` and
-# `unshare --fork` do, so that `kill TOOL` reaches the command.
-FORWARDED_SIGNALS = (
-    signal.SIGINT,
-    signal.SIGTERM,
-    signal.SIGHUP,
-    signal.SIGQUIT,
-    signal.SIGUSR1,
-    signal.SIGUSR2,
-)
-# The signals that stop a job: Ctrl-Z, and a background job that reads from
-# or writes to the terminal.  The parent stops with the command, as sudo does.
-STOP_SIGNALS = (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
-# <asm-generic/siginfo.h>: the si_code of a signal the kernel sent, which is
-# how the terminal's Ctrl-C, Ctrl-\ and Ctrl-Z arrive; kill(2) gives SI_USER.
-SI_KERNEL = 0x80
 
 
 # --- libc -------------------------------------------------------------------
@@ -155,88 +188,21 @@ def _path(text):
     return None if text is None else os.fsencode(text)
 
 
-# --- Tracing: every call below, printed as a C programmer writes it ----------
+class ChildError(OSError):
+    """The child failed before the command ran: in its setup, or in execvp().
 
-# LIBNS_TRACE=1 in the environment, or -v as a stage's first option, prints
-# each call libns makes on stderr, with its result, from the parent and the
-# child, so that it can be read next to `strace -f` of the C programs.
-tracing = os.environ.get("LIBNS_TRACE", "") not in ("", "0")
-_in_child = False
-# Lines the child holds back until the parent's "go": by then the parent has
-# printed its own, so the trace reads in one order, not as the two raced.
-_held_lines = None
-
-
-def _trace(call, result=None):
-    """Print `call = result` on stderr when tracing; '[child] ' marks the child."""
-    if tracing:
-        line = f"{'[child] ' if _in_child else ''}{call}"
-        if result is not None:
-            line += f" = {result}"
-        if _held_lines is not None:
-            _held_lines.append(line)
-        else:
-            _print_trace(line)
-
-
-def _release_trace():
-    """Print the lines the child held back, and stop holding."""
-    global _held_lines
-    held, _held_lines = _held_lines or [], None
-    for line in held:
-        _print_trace(line)
-
-
-def _print_trace(line):
-    """Write one trace line; a closed or broken stderr ends the trace, never the command."""
-    global tracing
-    if tracing and not write_stderr(line):
-        tracing = False
-
-
-def write_stderr(line):
-    """Write `line` and a newline to fd 2, unbuffered, as strace does; False if it failed.
-
-    Straight to the descriptor, past sys.stderr: that is None when fd 2 was
-    closed at start-up, and its buffer would be copied into the child.
-    Arguments that are not UTF-8 show as \\xff, as strace shows them.
+    clone() raises it in the parent, as subprocess.Popen raises the child's
+    failed exec: with the child's errno and its one-line message.  `status`
+    is what `docker run` exits with for it: 125 when the setup failed (the
+    tool's fault), 126 when the command cannot run, 127 when it is not found.
     """
-    try:
-        # Back to the bytes the argument was made of, then each byte that is
-        # not UTF-8 as text.
-        data = (line + "\n").encode(errors="surrogateescape")
-    except UnicodeEncodeError:
-        data = (line + "\n").encode(errors="backslashreplace")
-    try:
-        os.write(2, data.decode(errors="backslashreplace").encode())
-        return True
-    except OSError:
-        return False
+
+    def __init__(self, code, message, status):
+        super().__init__(code, message)
+        self.status = status
 
 
-def _result(value, failed):
-    """A call's result as strace shows it: '0', '4242' or '-1 EPERM (Operation not permitted)'."""
-    if not failed:
-        return str(value)
-    code = ctypes.get_errno()
-    return f"-1 {errno.errorcode.get(code, code)} ({os.strerror(code)})"
-
-
-def _c_string(text):
-    """A C string argument as strace shows it: "text", or NULL."""
-    if text is None:
-        return "NULL"
-    return '"' + os.fsdecode(text).replace('"', '\\"') + '"'
-
-
-def _flag_names(flags, names):
-    """flags as 'NAME|NAME' from {name: bit}, with any bits left over in hex; '0' for none."""
-    parts = [name for name, bit in names.items() if flags & bit]
-    rest = flags & ~sum(bit for name, bit in names.items() if flags & bit)
-    if rest:
-        parts.append(hex(rest))
-    return "|".join(parts) or "0"
-
+# === base.py: the child's stack, clone(), and the child's way to execvp() ====
 
 # --- mmap(2), mprotect(2), munmap(2): memory for the child's stack ----------
 
@@ -250,12 +216,14 @@ _munmap = _prototype(libc.munmap, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t
 def map_stack(size=STACK_SIZE):
     """Map `size` bytes for a child's stack and return its lowest address.
 
-    See mmap(2) and mprotect(2).  The lowest page is made PROT_NONE: a stack
-    grows down, and without this guard page an overflow would silently write
-    into whatever mapping lies below instead of crashing the child.
+    C's `static char child_stack[STACKSIZE]`.  See mmap(2) and mprotect(2).
+    The lowest page is made PROT_NONE: a stack grows down, and without this
+    guard page an overflow would silently write into whatever mapping lies
+    below instead of crashing the child.
     """
-    stack = _mmap(None, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-    _trace(f"mmap(NULL, {size}, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)",
+    stack = _mmap(None, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+                  -1, 0)
+    _trace(f"mmap(NULL, {size}, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_STACK, -1, 0)",
            _result(hex(stack or 0), stack == MAP_FAILED))
     if stack == MAP_FAILED:
         raise _error(f"mmap {size} bytes for the child's stack")
@@ -276,7 +244,662 @@ def unmap_stack(stack, size=STACK_SIZE):
         raise _error("munmap the child's stack")
 
 
-# --- mount(2), umount2(2) ---------------------------------------------------
+# --- clone(2) ---------------------------------------------------------------
+
+# The child's function, `int fn(void *arg)`: as the C programs pass their
+# struct clone_args through clone's `arg`, we pass a Python object.
+CHILD_FUNCTION = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.py_object)
+_clone = _prototype(libc_holding_gil.clone, ctypes.c_int, CHILD_FUNCTION,
+                    ctypes.c_void_p, ctypes.c_int, ctypes.py_object)
+_before_fork = _prototype(ctypes.pythonapi.PyOS_BeforeFork, None)
+_after_fork_parent = _prototype(ctypes.pythonapi.PyOS_AfterFork_Parent, None)
+_after_fork_child = _prototype(ctypes.pythonapi.PyOS_AfterFork_Child, None)
+# any(steps) takes each step in turn until one is true: see clone() below.
+_run_steps = CHILD_FUNCTION(any)
+_NEVER = object()
+
+
+def clone(child_exec, child_stack, clone_flags, argv):
+    """Start `child_exec(argv)` in a new child, in new namespaces; return its pid.
+
+    clone(2), as C calls it: `clone(child_exec, child_stack + STACKSIZE,
+    clone_flags, &args)`.  Like fork(), but the child starts in a function
+    of our choice, on the stack from map_stack(); it shares nothing that the
+    flags make new.  child_exec sets up and ends in execvp(argv).
+
+    What C's clone() does not, and the stages need (see the module's map):
+    the signals are held for waitpid(); as an ordinary user, CLONE_NEWUSER
+    joins the flags and the parent writes the id maps; the handshake makes
+    sure the command dies with the tool; and a failure in the child, before
+    the command runs, comes back here as ChildError.  SIGCHLD is always added.
+
+    Errors you will meet: EPERM without CAP_SYS_ADMIN (run as root, or in
+    Docker with --privileged: its default seccomp profile refuses these
+    flags); ENOSPC when a user.max_*_namespaces limit is reached; EINVAL for
+    flags this kernel does not know.
+    """
+    global _error_pipe
+    if _error_pipe is not None:
+        # We are a child that starts children of its own (container.py's
+        # init): its setup is over.  End of file tells our parent so.
+        os.close(_error_pipe)
+        _error_pipe = None
+    command = command_bytes(argv)
+    hold_signals()
+    uid, gid = os.geteuid(), os.getegid()
+    if clone_flags & ALL_NAMESPACES and uid != 0:
+        # An ordinary user may create the other namespaces only inside a user
+        # namespace of their own, where they are root: `unshare --map-root-user`.
+        clone_flags |= CLONE_NEWUSER
+    in_user_namespace = bool(clone_flags & CLONE_NEWUSER)
+    _hold_closed_standard_fds()
+    handshake = _Handshake()
+    try:
+        pid = _clone_process(lambda: _child_main(child_exec, command, handshake,
+                                                 in_user_namespace), child_stack, clone_flags)
+    except BaseException:
+        handshake.close()
+        raise
+    report = handshake.parent_side(lambda: map_root_user(pid, uid, gid)
+                                   if in_user_namespace else None)
+    if report is not None:
+        _returncode(pid, os.waitpid(pid, 0)[1])  # it has left, without running the command
+        raise report
+    return pid
+
+
+def _clone_process(child_main, child_stack, clone_flags):
+    """clone(2) itself: the child runs child_main(), which never returns.
+
+    The parent's copy of the stack is unmapped afterwards: the child has its
+    own, as it has its own copy of all the parent's memory.
+    """
+    if sys.version_info[:3] == (3, 14, 0):
+        raise OSError(errno.ENOTSUP, "clone: Python 3.14.0 aborts on a stack it did not"
+                      " create (cpython issue #139653); use 3.14.1 or newer, or 3.8 to 3.13")
+    clone_flags |= SIGCHLD
+    # The child is a copy of this process: output still in Python's buffers
+    # would be written once by each of them.
+    flush_output()
+    # The child inherits the parent's interpreter state mid-call, as after
+    # fork(), including any request from another thread to hand over the GIL.
+    # If the child runs a single bytecode before PyOS_AfterFork_Child() resets
+    # that state, it stops to hand the GIL to a thread that does not exist in
+    # the child, and hangs forever.  So the child starts in C-implemented
+    # callables only: iter(f, sentinel) is an iterator whose next() calls f(),
+    # and any() takes next() of each step in turn.  PyOS_AfterFork_Child()
+    # returns None, which is false, so any() goes on to child_main(), which
+    # never returns; no Python bytecode runs before PyOS_AfterFork_Child().
+    steps = map(next, (iter(_after_fork_child, _NEVER), iter(child_main, _NEVER)))
+    # os.fork() calls PyOS_BeforeFork() and PyOS_AfterFork_*() around fork():
+    # they take and reset the interpreter's own locks (the GIL, the import
+    # lock) and run os.register_at_fork() hooks; clone() is called through
+    # PyDLL, holding the GIL, so that no other thread runs Python meanwhile.
+    # What glibc's fork() does besides, and raw clone() does not: its atfork
+    # handlers, which take malloc's and stdio's locks around the fork.  A
+    # thread that holds one of those at this moment (one that released the
+    # GIL for a long C call that allocates) leaves it held in the child, and
+    # a malloc() there waits forever.  The window is short and rare, and
+    # test_child_process.py starts children while threads are busy; a
+    # program whose threads allocate in C all the time should fork instead.
+    try:
+        _before_fork()
+        try:
+            # The stack grows down: clone() takes its top, 16-byte aligned.
+            pid = _clone(_run_steps, (child_stack + STACK_SIZE) & ~15, clone_flags, steps)
+        finally:
+            _after_fork_parent()
+        _trace(f"clone(child_exec, stack+{STACK_SIZE}, {flag_names(clone_flags)}, args)",
+               _result(pid, pid == -1))
+        if pid == -1:
+            raise _clone_error(clone_flags)
+    finally:
+        unmap_stack(child_stack)
+    return pid
+
+
+def flag_names(clone_flags, exit_signal=True):
+    """'CLONE_NEWUTS|CLONE_NEWNS|CLONE_NEWNET|SIGCHLD': flags as the C programs write them.
+
+    Newest namespace first, as each C stage puts its new flag in front.
+    clone()'s low byte is the child's exit signal; unshare() has none, and
+    there the same byte may hold CLONE_NEWTIME.
+    """
+    signal_byte = clone_flags & 0xFF if exit_signal else 0
+    names = [name for _, name, flag, _ in reversed(NAMESPACES)
+             if clone_flags & ~signal_byte & flag]
+    if signal_byte:
+        names.append(signal.Signals(signal_byte).name)
+    return "|".join(names) or "0"
+
+
+def _clone_error(clone_flags):
+    """The OSError for a failed clone(), saying what the refusal usually means."""
+    error = _error(f"clone {flag_names(clone_flags)}")
+    refusal = user_namespace_refusal() if clone_flags & CLONE_NEWUSER else None
+    if refusal and error.errno in (errno.EPERM, errno.ENOSPC):
+        error.strerror += f" ({refusal})"
+    elif error.errno == errno.EPERM:
+        error.strerror += (" (creating namespaces needs root; in Docker, use"
+                           " docker run --privileged)")
+    elif error.errno == errno.ENOSPC:
+        error.strerror += " (a /proc/sys/user/max_*_namespaces limit is reached)"
+    return error
+
+
+def command_bytes(argv):
+    """The command as the bytes execvp() gets: str arguments are encoded as os does."""
+    if not argv:
+        raise ValueError("no command to run")
+    command = [os.fsencode(argument) for argument in argv]
+    for position, argument in enumerate(command):
+        if b"\0" in argument:
+            raise ValueError(f"argument {position} of the command contains a NUL byte,"
+                             " which no C string can hold")
+    return command
+
+
+def _hold_closed_standard_fds():
+    """Put /dev/null on each of fds 0, 1, 2 that is closed, close-on-exec.
+
+    A closed stdout reaches the command closed, as unshare(1) passes it on.
+    Until the exec, the number must stay taken: else the next pipe would get
+    it, and a trace line meant for stderr would go down the pipe.
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            # The lowest free number, which is `fd`, as 0 to fd-1 are open.
+            os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+
+
+# --- The child: from clone() to execvp() ------------------------------------
+
+# In the child, until it execs: the pipe on which it reports a failure.
+_error_pipe = None
+# Set in the child, for the trace's '[child] ' mark.
+_in_child = False
+
+
+class _Handshake:
+    """Two pipes by which a new child and its parent make sure of each other.
+
+    PR_SET_PDEATHSIG kills the child when the parent dies, but only if the
+    parent dies after the child asked for it.  So the child asks, then says
+    "armed" on one pipe; the parent waits for that, does what the child needs
+    from outside (write a user namespace's id maps), then says "go" on the
+    other.  If the parent died before the child was armed, the child reads
+    end-of-file instead of "go" and leaves.  (The usual check, getppid()
+    against the old parent's pid, fails in a new PID namespace, where
+    getppid() is 0.)
+
+    After "go", the "armed" pipe is the child's error pipe, as subprocess
+    has one: it is close-on-exec, so the parent reads end-of-file when the
+    command has started, or a report when something failed before.
+    """
+
+    def __init__(self):
+        self.armed_read, self.armed_write = os.pipe()
+        self.go_read, self.go_write = os.pipe()
+
+    def child_side(self):
+        """In the child: arm the death signal, tell the parent, wait for go."""
+        global _held_lines, _error_pipe
+        _held_lines = []
+        os.close(self.armed_read)
+        os.close(self.go_write)
+        set_parent_death_signal(signal.SIGKILL)
+        try:
+            os.write(self.armed_write, b"\0")
+            parent_said_go = os.read(self.go_read, 1) == b"\0"
+        except BrokenPipeError:
+            parent_said_go = False
+        if not parent_said_go:
+            os._exit(125)  # the parent is gone: nobody is left to report to
+        _release_trace()
+        os.close(self.go_read)
+        _error_pipe = self.armed_write
+
+    def parent_side(self, prepare_child):
+        """In the parent: wait until the child is armed, prepare it, let it go.
+
+        Returns the ChildError the child reported, or None once it has
+        exec'd (or died, which waitpid() will report).  If prepare_child()
+        raises, the child reads end-of-file instead of "go" and leaves.
+        """
+        os.close(self.armed_write)
+        os.close(self.go_read)
+        try:
+            if os.read(self.armed_read, 1) == b"\0":
+                prepare_child()
+                os.write(self.go_write, b"\0")
+            os.close(self.go_write)
+            report = b""
+            while True:
+                data = os.read(self.armed_read, 4096)
+                if not data:
+                    break
+                report += data
+        except BrokenPipeError:
+            return None
+        finally:
+            for fd in (self.armed_read, self.go_write):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        if not report:
+            return None
+        status, code, message = report.split(b"\0", 2)
+        return ChildError(int(code), os.fsdecode(message), int(status))
+
+    def close(self):
+        """Without a child: close all four ends."""
+        for fd in (self.armed_read, self.armed_write, self.go_read, self.go_write):
+            os.close(fd)
+
+
+def _child_main(child_exec, argv, handshake, in_user_namespace):
+    """The child's life after clone(): wait for the parent, then child_exec().  Never returns."""
+    global _in_child, _held
+    _in_child = True
+    try:
+        handshake.child_side()
+        # Start the command as subprocess would: the signals Python catches
+        # or ignores back to their defaults, except those our caller ignored
+        # (nohup, trap ''), which stay ignored; and the caller's signal mask,
+        # not the one that holds signals for the parent's waitpid().  A signal
+        # that came meanwhile is delivered now.
+        for signum in FORWARDED_SIGNALS + STOP_SIGNALS:
+            if signal.getsignal(signum) != signal.SIG_IGN:
+                signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+        _, caller_mask = _held
+        _held = None
+        signal.pthread_sigmask(signal.SIG_SETMASK, caller_mask)
+        child_exec(argv)
+        raise RuntimeError("child_exec() returned without calling execvp()")
+    except BaseException as error:
+        _report(error, in_user_namespace)
+    finally:
+        # Whatever happened, the child never returns into the parent's code.
+        os._exit(125)
+
+
+def _report(error, in_user_namespace):
+    """In the child: tell the parent why it failed, on the error pipe; never returns.
+
+    Without an error pipe (an init whose own command failed), say it on
+    stderr and exit with the status, as the command line would.
+    """
+    status = error.status if isinstance(error, ChildError) else 125
+    message = _describe(error)
+    # AppArmor lets the clone through but gives the namespace no privilege:
+    # the first mount is where it shows.
+    refusal = user_namespace_refusal() if in_user_namespace and status == 125 else None
+    if refusal and getattr(error, "errno", None) == errno.EPERM:
+        message += f" ({refusal})"
+    if _error_pipe is None:
+        exit_with_message(message, status)
+    code = getattr(error, "errno", None) or 0
+    try:
+        os.write(_error_pipe, f"{status}\0{code}\0".encode() + os.fsencode(message))
+    finally:
+        os._exit(status)
+
+
+def _describe(error):
+    """One line for an exception: our OSErrors already name the call that failed."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror if error.filename is None else f"{error.filename}: {error.strerror}"
+    return f"{type(error).__name__}: {error}"
+
+
+# --- prctl(2) ---------------------------------------------------------------
+
+_prctl = _prototype(libc.prctl, ctypes.c_int, ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong,
+                    ctypes.c_ulong, ctypes.c_ulong)
+
+
+def set_parent_death_signal(signum):
+    """Ask the kernel to send `signum` to us when our parent dies.
+
+    See PR_SET_PDEATHSIG in prctl(2).  The signal is kept across execve(2), so
+    the command is killed too if the tool dies.  "Parent" means the parent
+    thread: call clone() from the thread that will wait for the child.
+    """
+    result = _prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
+    _trace(f"prctl(PR_SET_PDEATHSIG, {signal.Signals(signum).name})", _result(result, result != 0))
+    if result != 0:
+        raise _error("prctl PR_SET_PDEATHSIG")
+
+
+# --- execvp(3), and close_range(2) before it ---------------------------------
+
+_syscall_close_range = _prototype(libc["syscall"], ctypes.c_long, ctypes.c_long, ctypes.c_uint,
+                                  ctypes.c_uint, ctypes.c_uint)
+
+
+def close_fds_on_exec_from(first):
+    """Mark every file descriptor numbered `first` or higher close-on-exec.
+
+    See close_range(2) and CLOSE_RANGE_CLOEXEC (Linux 5.11): only stdin,
+    stdout and stderr reach the command, and until the exec the error pipe
+    stays open to report a failed execvp.  If the call fails (an older
+    kernel: ENOSYS or EINVAL), each open descriptor is marked one by one.
+    """
+    result = _syscall_close_range(SYS_close_range, first, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC)
+    _trace(f"close_range({first}, ~0U, CLOSE_RANGE_CLOEXEC)", _result(result, result != 0))
+    if result != 0:
+        for fd in range(first, os.sysconf("SC_OPEN_MAX")):
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:
+                pass  # not open
+
+
+_execvp = _prototype(libc.execvp, ctypes.c_int, ctypes.c_char_p,
+                     ctypes.POINTER(ctypes.c_char_p))
+
+
+def execvp(argv):
+    """Replace this process with the command argv[0], found in PATH.  See execvp(3).
+
+    libc's own execvp, as the C programs use, rather than os.execvp: the same
+    PATH search, and a file without "#!" that the kernel refuses with ENOEXEC
+    is run by /bin/sh.  First only stdin, stdout and stderr are left to reach
+    the command (close_fds_on_exec_from), and Python's buffers are flushed.
+
+    Returns only by raising ChildError, with docker run's status: 127 for
+    ENOENT or ENOTDIR, the command does not exist; 126 for the rest, such
+    as EACCES for a directory or a file without execute permission, and
+    E2BIG when the arguments exceed the kernel's limit.
+    """
+    close_fds_on_exec_from(3)
+    flush_output()
+    c_argv = (ctypes.c_char_p * (len(argv) + 1))(*argv, None)
+    call = f"execvp({_c_string(argv[0])}, [{', '.join(map(_c_string, argv))}])"
+    _trace(call)  # if it works, nothing comes back to say so
+    _execvp(argv[0], c_argv)
+    _trace(call, _result(-1, True))
+    error = _error(f"execvp {os.fsdecode(argv[0]) or repr('')}")
+    if error.errno == errno.ENOENT:
+        interpreter = _missing_interpreter(argv[0])
+        if interpreter is not None:
+            error.strerror = error.strerror.replace(
+                ": ", f": bad interpreter {os.fsdecode(interpreter)} (from its #! line): ", 1)
+    elif error.errno == errno.E2BIG:
+        error.strerror += " (arguments and environment together exceed the kernel's limit)"
+    not_found = error.errno in (errno.ENOENT, errno.ENOTDIR)
+    raise ChildError(error.errno, error.strerror, 127 if not_found else 126)
+
+
+def _missing_interpreter(command):
+    """The interpreter on the "#!" line of the file `command` names, if it exists.
+
+    execve(2) fails with ENOENT both when the command is missing and when the
+    interpreter its "#!" line names is; this tells the two apart.
+    """
+    if b"/" in command:
+        candidates = [command]
+    else:
+        path = os.environb.get(b"PATH", b"/bin:/usr/bin")
+        candidates = [os.path.join(folder or b".", command) for folder in path.split(b":")]
+    for candidate in candidates:
+        try:
+            with open(candidate, "rb") as script:
+                first_line = script.readline(256)
+        except OSError:
+            continue
+        words = first_line[2:].split() if first_line.startswith(b"#!") else []
+        return words[0] if words else None
+    return None
+
+
+# === The parent: wait, pass signals on, exit like docker run =================
+
+# While a child runs: (the signals held for waitpid(), the mask before).
+_held = None
+
+
+def hold_signals(also=()):
+    """Block the signals that waitpid() takes; clone() does it first.
+
+    From here on a signal for the command, and the SIGCHLD of its end, wait
+    in the kernel until waitpid() takes them, in order, so none is lost or
+    comes too early.  A signal our caller ignored (nohup, trap '') is left
+    out: it stays ignored, here and in the command, as subprocess and
+    unshare(1) leave it.  `also`: more signals for waitpid's on_signal.
+    """
+    global _held
+    if _held is None:
+        ignored = {signum for signum in FORWARDED_SIGNALS + STOP_SIGNALS
+                   if signal.getsignal(signum) == signal.SIG_IGN}
+        held = {signal.SIGCHLD, *FORWARDED_SIGNALS, *STOP_SIGNALS, *also} - ignored
+        _held = held, signal.pthread_sigmask(signal.SIG_BLOCK, held)
+
+
+def release_signals():
+    """Give back the signal mask hold_signals() changed, for a library caller."""
+    global _held
+    if _held is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, _held[1])
+        _held = None
+
+
+def waitpid(pid, as_init=False, on_signal=None):
+    """Wait for the child `pid`, passing signals on to it; return its returncode.
+
+    C's waitpid(2), with subprocess's returncode convention: the exit status,
+    or -N when signal N killed it.  What C's does not (see the table in the
+    README): one loop over sigwaitinfo(2), as tini, bubblewrap and sudo
+    wait; every signal clone() held is taken here, one at a time, and the
+    child is reaped only here, so it is never signalled after it is gone.
+
+    - Ctrl-C and Ctrl-\\ come from the terminal (si_code SI_KERNEL) to its
+      whole foreground process group, the command included: passed on, they
+      would arrive twice.  Signals a process sent (kill, timeout) are passed
+      on once, as sudo does.
+    - Ctrl-Z: when the command stops, we stop with the same signal, so the
+      shell sees the job stopped; on `fg` or `bg` we continue it.
+    - The PID-1 trap: see _pid_1_trap().
+
+    `as_init`: we are PID 1 of a namespace (container.py's init): reap
+    every orphan too, and never stop, which PID 1 cannot.  `on_signal` maps
+    signals passed to hold_signals(also=...) to a function to call.
+    """
+    held = _held[0]
+    stop_signal = None  # the stop signal we sent SIGSTOP for
+    trap = set()  # signals the PID-1 trap has let pass once
+    # As PID 1: while sigwaitinfo() waits, /proc/1/status shows the signals
+    # it waits for as neither blocked nor caught, and whoever looks from
+    # outside (our parent's PID-1 trap) would think the kernel drops them.
+    # A handler that never runs, since they stay blocked, says the truth.
+    handlers = {signum: signal.signal(signum, _taken_by_sigwaitinfo)
+                for signum in held - {signal.SIGCHLD}} if as_init else {}
+    try:
+        while True:
+            # The child may have ended before we began to wait: look first.
+            while True:
+                reaped, status = os.waitpid(-1 if as_init else pid, os.WNOHANG | os.WUNTRACED)
+                if reaped == 0:
+                    break
+                if reaped != pid:
+                    _trace("waitpid(-1, ...)", f"{reaped} (an orphan, reaped)")
+                elif os.WIFSTOPPED(status):
+                    if not as_init:
+                        _stop_with_the_command(pid, stop_signal or os.WSTOPSIG(status))
+                    stop_signal = None
+                else:
+                    return _returncode(pid, status)
+            info = signal.sigwaitinfo(held)
+            signum = info.si_signo
+            if signum == signal.SIGCHLD:
+                continue
+            if on_signal and signum in on_signal:
+                on_signal[signum]()
+            elif signum in STOP_SIGNALS:
+                if _init_handles(pid) is not None:
+                    # PID 1 of a namespace cannot stop itself: stop it from here.
+                    stop_signal = signum
+                    _kill(pid, signal.SIGSTOP)
+                elif not _from_the_terminal(info, pid):
+                    _kill(pid, signum)
+            elif (_init_handles(pid) is not None
+                  and not _init_handles(pid) & (1 << (signum - 1))):
+                _pid_1_trap(pid, signum, info, trap)
+            elif not (signum in (signal.SIGINT, signal.SIGQUIT) and _from_the_terminal(info, pid)):
+                _kill(pid, signum)
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+
+
+def _taken_by_sigwaitinfo(signum, frame):
+    """The handler of a signal that sigwaitinfo() takes first: never called."""
+
+
+def _returncode(pid, status):
+    """waitpid()'s status as a returncode, traced as strace describes it."""
+    if os.WIFSIGNALED(status):
+        signum = os.WTERMSIG(status)
+        _trace(f"waitpid({pid}, ...)", f"{pid} (killed by {_signal_name(signum)})")
+        return -signum
+    _trace(f"waitpid({pid}, ...)", f"{pid} (exited {os.WEXITSTATUS(status)})")
+    return os.WEXITSTATUS(status)
+
+
+def _signal_name(signum):
+    return signal.Signals(signum).name
+
+
+def _kill(pid, signum):
+    os.kill(pid, signum)
+    _trace(f"kill({pid}, {_signal_name(signum)})", 0)
+
+
+def _from_the_terminal(info, pid):
+    """True when the terminal sent this signal to a process group the command is in."""
+    return info.si_code == SI_KERNEL and os.getpgid(pid) == os.getpgrp()
+
+
+def _init_handles(pid):
+    """The signals `pid` catches or blocks, as a bit mask, if it is PID 1 of its namespace.
+
+    None when it is not PID 1.  See pid_namespaces(7): the kernel drops any
+    signal sent to PID 1 that PID 1 neither catches nor blocks, even from
+    outside its namespace.  Only SIGKILL and SIGSTOP from outside get through.
+    """
+    with open(f"/proc/{pid}/status") as status_file:
+        status = dict(line.split(":", 1) for line in status_file)
+    if status.get("NSpid", "").split()[-1:] != ["1"]:
+        return None
+    return int(status["SigCgt"], 16) | int(status["SigBlk"], 16)
+
+
+def _pid_1_trap(pid, signum, info, trap):
+    """A signal for a command that is PID 1 and does not handle it: the kernel drops it.
+
+    So that one can still stop `sleep` in the pid stage: a second SIGINT,
+    SIGTERM or SIGQUIT, or a first SIGHUP (a closed terminal sends no
+    second), kills the command with SIGKILL, and says why.  The first is
+    passed on anyway (unless the terminal sent it to the command already).
+    """
+    if signum == signal.SIGHUP or (trap and signum in (signal.SIGINT, signal.SIGTERM,
+                                                      signal.SIGQUIT)):
+        write_stderr(f"{program_name()}: the command is PID 1 of its namespace and has no"
+                     f" handler for {_signal_name(signum)}, so the kernel ignores it"
+                     " (the PID-1 trap); sending SIGKILL")
+        _kill(pid, signal.SIGKILL)
+        return
+    trap.add(signum)
+    if not _from_the_terminal(info, pid):
+        _kill(pid, signum)
+
+
+def _stop_with_the_command(pid, signum):
+    """The command stopped: stop ourselves by the same signal, then continue it.
+
+    The shell sees its job stopped only when every process in it is; `fg`
+    or `bg` continues us (SIGCONT), and we continue the command, as sudo does.
+    """
+    # The terminal's own SIGTSTP may still wait for the loop: take it, or
+    # it would stop us a second time, right after `fg`.
+    while signal.sigtimedwait(STOP_SIGNALS, 0) is not None:
+        pass
+    _trace(f"kill({os.getpid()}, {_signal_name(signum)})", 0)
+    if signum == signal.SIGSTOP:
+        os.kill(os.getpid(), signum)
+    else:
+        previous = signal.signal(signum, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, (signum,))
+        os.kill(os.getpid(), signum)  # we stop here, until SIGCONT
+        signal.pthread_sigmask(signal.SIG_BLOCK, (signum,))
+        signal.signal(signum, previous)
+    _kill(pid, signal.SIGCONT)
+
+
+def exit(returncode):
+    """Leave with the command's status, or die by the signal that killed it.
+
+    C's exit(WEXITSTATUS(status)), and its kill(getpid(), WTERMSIG(status)).
+    Without the interpreter's teardown: it writes to nearly every page, and
+    after clone() each of them is copy-on-write and faults once.  That is
+    most of a millisecond per megabyte, and nothing here needs it.
+    """
+    if returncode < 0:
+        die_by_signal(-returncode)
+    flush_output()
+    os._exit(returncode)
+
+
+def die_by_signal(signum):
+    """End this process by signal `signum`, so our parent sees what killed the child.
+
+    This is what `unshare --fork` does.  No core file is written: the crash
+    was the command's, not Python's.
+    """
+    flush_output()
+    import resource  # here, not at the top: only this rare path needs it
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if signum != signal.SIGKILL:  # the one signal whose disposition is fixed
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, (signum,))
+    os.kill(os.getpid(), signum)
+    os._exit(128 + signum)
+
+
+# --- For a library: spawn() and run() ----------------------------------------
+
+def spawn(clone_flags, setup, argv):
+    """Start `argv` in a child made by clone(clone_flags), after `setup()`; return its pid.
+
+    The stages' main() in one call, for a program that uses libns as a
+    library: `setup` (or None) is the child's setup, before execvp.  A
+    failure there raises ChildError here.  Wait for the child with waitpid().
+    """
+    def child_exec(command):
+        if setup is not None:
+            setup()
+        execvp(command)
+    return clone(child_exec, map_stack(), clone_flags, argv)
+
+
+def run(clone_flags, setup, argv, as_init=False):
+    """spawn(), waitpid(), and give the signal mask back; return the returncode.
+
+    Signals sent to us reach the command meanwhile, and Ctrl-Z stops both
+    (see waitpid).  The signal mask is the caller's again afterwards.
+    """
+    try:
+        return waitpid(spawn(clone_flags, setup, argv), as_init)
+    finally:
+        release_signals()
+
+
+# === net_mount.py: mount(2), umount2(2) ======================================
 
 _mount = _prototype(libc.mount, ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p,
                     ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
@@ -347,85 +970,7 @@ def umount2(target, flags=0):
         raise _error(f"umount {os.fsdecode(target)}")
 
 
-# --- pivot_root(2) -----------------------------------------------------------
-
-# glibc has no pivot_root(); its number in <sys/syscall.h> differs by machine.
-SYS_pivot_root = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "armv7l": 218, "i686": 217,
-                  "ppc64le": 203, "s390x": 217}.get(os.uname().machine)
-_syscall_pivot_root = _prototype(libc["syscall"], ctypes.c_long, ctypes.c_long, ctypes.c_char_p,
-                                ctypes.c_char_p)
-
-
-def pivot_root(new_root, put_old):
-    """Make `new_root` the root of this mount namespace; the old root goes to `put_old`.
-
-    See pivot_root(2).  Unlike chroot(2), which changes one process's view
-    and can be escaped, this changes the mount namespace's root itself: once
-    the old root is detached (umount2 with MNT_DETACH), nothing of the host's
-    file system is left to reach.  pivot_root(".", ".") after chdir(new_root)
-    mounts the old root on top of the new one, to be detached from "." at once.
-
-    Errors you will meet: EINVAL when `new_root` is not a mount point, or
-    when the old root is shared (make mounts private first); EPERM without
-    CAP_SYS_ADMIN.
-    """
-    if SYS_pivot_root is None:
-        raise OSError(errno.ENOSYS, f"pivot_root: libns does not know its number on"
-                      f" {os.uname().machine}")
-    result = _syscall_pivot_root(SYS_pivot_root, _path(new_root), _path(put_old))
-    _trace(f"pivot_root({_c_string(new_root)}, {_c_string(put_old)})",
-           _result(result, result != 0))
-    if result != 0:
-        raise _error(f"pivot_root {os.fsdecode(new_root)}")
-
-
-# --- unshare(2) --------------------------------------------------------------
-
-_unshare = _prototype(libc.unshare, ctypes.c_int, ctypes.c_int)
-
-
-def unshare(flags):
-    """Move the caller into new namespaces, without creating a process.  See unshare(2).
-
-    For most namespaces this is clone()'s flags applied to yourself.  Two are
-    different: after CLONE_NEWPID and CLONE_NEWTIME the caller stays where
-    it is, and only the children it creates afterwards are in the new
-    namespace (a process's pid, and its clocks' offsets, never change).
-    CLONE_NEWTIME exists only this way: clone() refuses it with EINVAL,
-    because the flag's bit was already taken by CSIGNAL.
-
-    Errors you will meet: EPERM without CAP_SYS_ADMIN; EINVAL for a flag this
-    kernel does not know (CLONE_NEWTIME needs Linux 5.6).
-    """
-    result = _unshare(flags)
-    _trace(f"unshare({flag_names(flags, exit_signal=False)})", _result(result, result != 0))
-    if result != 0:
-        raise _error(f"unshare {flag_names(flags, exit_signal=False)}")
-
-
-# --- setns(2) ----------------------------------------------------------------
-
-_setns = _prototype(libc.setns, ctypes.c_int, ctypes.c_int, ctypes.c_int)
-
-
-def setns(fd, path):
-    """Move the caller into the namespace that `fd`, opened from `path`, refers to.
-
-    See setns(2).  `path` is a /proc/PID/ns/TYPE file and only names the call
-    in messages and the trace.  As with unshare(), joining a PID or time
-    namespace moves only the children created afterwards.
-
-    Errors you will meet: EPERM without CAP_SYS_ADMIN over the namespace (as
-    an ordinary user, join the process's user namespace first); EINVAL when
-    joining your own user namespace, or a user namespace with threads.
-    """
-    result = _setns(fd, 0)
-    _trace(f"setns({fd} /* {path} */, 0)", _result(result, result != 0))
-    if result != 0:
-        raise _error(f"setns {path}")
-
-
-# --- sethostname(2) ---------------------------------------------------------
+# === net_mount_uts.py: sethostname(2) ========================================
 
 _sethostname = _prototype(libc.sethostname, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t)
 
@@ -444,97 +989,7 @@ def sethostname(hostname):
         raise _error(f"sethostname {os.fsdecode(name)}")
 
 
-# --- prctl(2) ---------------------------------------------------------------
-
-_prctl = _prototype(libc.prctl, ctypes.c_int, ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong,
-                    ctypes.c_ulong, ctypes.c_ulong)
-
-
-def set_parent_death_signal(signum):
-    """Ask the kernel to send `signum` to us when our parent dies.
-
-    See PR_SET_PDEATHSIG in prctl(2).  The signal is kept across execve(2), so
-    the command is killed too if the tool dies.  "Parent" means the parent
-    thread: call clone() from the thread that will wait for the child.
-    """
-    result = _prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
-    _trace(f"prctl(PR_SET_PDEATHSIG, {signal.Signals(signum).name})", _result(result, result != 0))
-    if result != 0:
-        raise _error("prctl PR_SET_PDEATHSIG")
-
-
-# --- close_range(2) ---------------------------------------------------------
-
-_syscall_close_range = _prototype(libc["syscall"], ctypes.c_long, ctypes.c_long, ctypes.c_uint,
-                      ctypes.c_uint, ctypes.c_uint)
-
-
-def close_fds_from(first):
-    """Close every file descriptor numbered `first` or higher.  See close_range(2).
-
-    Kernels older than 5.9 lack close_range and fail with ENOSYS; then every
-    descriptor up to the limit is closed one by one, as Python itself does.
-    """
-    result = _syscall_close_range(SYS_close_range, first, 0xFFFFFFFF, 0)
-    _trace(f"close_range({first}, ~0U, 0)", _result(result, result != 0))
-    if result != 0:
-        os.closerange(first, os.sysconf("SC_OPEN_MAX"))
-
-
-# --- execvp(3) --------------------------------------------------------------
-
-_execvp = _prototype(libc.execvp, ctypes.c_int, ctypes.c_char_p,
-                     ctypes.POINTER(ctypes.c_char_p))
-
-
-def execvp(argv):
-    """Replace this process with the command argv[0], found in PATH.  See execvp(3).
-
-    libc's own execvp, as the C programs use, rather than os.execvp: the same
-    PATH search, and a file without "#!" that the kernel refuses with ENOEXEC
-    is run by /bin/sh.  Returns only by raising OSError: ENOENT or ENOTDIR
-    when the command does not exist; EACCES for a directory or a file without
-    execute permission; E2BIG when the arguments exceed the kernel's limit.
-    """
-    c_argv = (ctypes.c_char_p * (len(argv) + 1))(*argv, None)
-    call = f"execvp({_c_string(argv[0])}, [{', '.join(map(_c_string, argv))}])"
-    _trace(call)  # if it works, nothing comes back to say so
-    _execvp(argv[0], c_argv)
-    _trace(call, _result(-1, True))
-    error = _error(f"execvp {os.fsdecode(argv[0]) or repr('')}")
-    if error.errno == errno.ENOENT:
-        interpreter = _missing_interpreter(argv[0])
-        if interpreter is not None:
-            error.strerror = error.strerror.replace(
-                ": ", f": bad interpreter {os.fsdecode(interpreter)} (from its #! line): ", 1)
-    elif error.errno == errno.E2BIG:
-        error.strerror += " (arguments and environment together exceed the kernel's limit)"
-    raise error
-
-
-def _missing_interpreter(command):
-    """The interpreter on the "#!" line of the file `command` names, if it exists.
-
-    execve(2) fails with ENOENT both when the command is missing and when the
-    interpreter its "#!" line names is; this tells the two apart.
-    """
-    if b"/" in command:
-        candidates = [command]
-    else:
-        path = os.environb.get(b"PATH", b"/bin:/usr/bin")
-        candidates = [os.path.join(folder or b".", command) for folder in path.split(b":")]
-    for candidate in candidates:
-        try:
-            with open(candidate, "rb") as script:
-                first_line = script.readline(256)
-        except OSError:
-            continue
-        words = first_line[2:].split() if first_line.startswith(b"#!") else []
-        return words[0] if words else None
-    return None
-
-
-# --- user_namespaces(7): /proc/PID/uid_map, setgroups, gid_map --------------
+# === net_mount_uts_ipc_pid_user.py: user_namespaces(7), the id maps ==========
 
 def map_root_user(pid, uid, gid):
     """Make `uid` and `gid` outside be root inside the user namespace of `pid`.
@@ -583,516 +1038,181 @@ def user_namespace_refusal():
     return None
 
 
-# --- clone(2) ---------------------------------------------------------------
+# === container.py: pivot_root(2), unshare(2) =================================
 
-# The child's function, `int fn(void *arg)`: as the C programs pass their
-# struct clone_args through clone's `arg`, we pass a Python object.
-CHILD_FUNCTION = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.py_object)
-_clone = _prototype(libc_holding_gil.clone, ctypes.c_int, CHILD_FUNCTION,
-                    ctypes.c_void_p, ctypes.c_int, ctypes.py_object)
-_before_fork = _prototype(ctypes.pythonapi.PyOS_BeforeFork, None)
-_after_fork_parent = _prototype(ctypes.pythonapi.PyOS_AfterFork_Parent, None)
-_after_fork_child = _prototype(ctypes.pythonapi.PyOS_AfterFork_Child, None)
-# any(steps) takes each step in turn until one is true: see clone() below.
-_run_steps = CHILD_FUNCTION(any)
-_NEVER = object()
+# glibc has no pivot_root(); its number in <sys/syscall.h> differs by machine.
+SYS_pivot_root = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "armv7l": 218, "i686": 217,
+                  "ppc64le": 203, "s390x": 217}.get(os.uname().machine)
+_syscall_pivot_root = _prototype(libc["syscall"], ctypes.c_long, ctypes.c_long, ctypes.c_char_p,
+                                ctypes.c_char_p)
 
 
-def flag_names(clone_flags, exit_signal=True):
-    """'CLONE_NEWUTS|CLONE_NEWNET|SIGCHLD': clone flags as a C programmer writes them.
+def pivot_root(new_root, put_old):
+    """Make `new_root` the root of this mount namespace; the old root goes to `put_old`.
 
-    clone()'s low byte is the child's exit signal; unshare() has none, and
-    there the same byte may hold CLONE_NEWTIME.
+    See pivot_root(2).  Unlike chroot(2), which changes one process's view
+    and can be escaped, this changes the mount namespace's root itself: once
+    the old root is detached (umount2 with MNT_DETACH), nothing of the host's
+    file system is left to reach.  pivot_root(".", ".") after chdir(new_root)
+    mounts the old root on top of the new one, to be detached from "." at once.
+
+    Errors you will meet: EINVAL when `new_root` is not a mount point, or
+    when the old root is shared (make mounts private first); EPERM without
+    CAP_SYS_ADMIN.
     """
-    signal_byte = clone_flags & 0xFF if exit_signal else 0
-    names = [name for name, flag in NAMESPACE_FLAGS.items() if clone_flags & ~signal_byte & flag]
-    if signal_byte:
-        names.append(signal.Signals(signal_byte).name)
-    return "|".join(names) or "0"
+    if SYS_pivot_root is None:
+        raise OSError(errno.ENOSYS, f"pivot_root: libns does not know its number on"
+                      f" {os.uname().machine}")
+    result = _syscall_pivot_root(SYS_pivot_root, _path(new_root), _path(put_old))
+    _trace(f"pivot_root({_c_string(new_root)}, {_c_string(put_old)})",
+           _result(result, result != 0))
+    if result != 0:
+        raise _error(f"pivot_root {os.fsdecode(new_root)}")
 
 
-def clone(child_main, clone_flags):
-    """Create a child process in new namespaces; return its pid.  See clone(2).
+_unshare = _prototype(libc.unshare, ctypes.c_int, ctypes.c_int)
 
-    Like fork(2), but the child starts in `child_main()` on a stack of its
-    own, in the namespaces that `clone_flags` ask for.  child_main must not
-    return: it ends the child with os._exit().  SIGCHLD is always added to
-    the flags, so that the parent can waitpid() for the child.
 
-    Errors you will meet: EPERM without CAP_SYS_ADMIN (run as root, or in
-    Docker with --privileged: its default seccomp profile refuses these
-    flags); ENOSPC when a user.max_*_namespaces limit is reached; EINVAL for
-    flags this kernel does not know.
+def unshare(flags):
+    """Move the caller into new namespaces, without creating a process.  See unshare(2).
+
+    For most namespaces this is clone()'s flags applied to yourself.  Two are
+    different: after CLONE_NEWPID and CLONE_NEWTIME the caller stays where
+    it is, and only the children it creates afterwards are in the new
+    namespace (a process's pid, and its clocks' offsets, never change).
+    CLONE_NEWTIME exists only this way: clone() refuses it with EINVAL,
+    because the flag's bit was already taken by CSIGNAL.
+
+    Errors you will meet: EPERM without CAP_SYS_ADMIN; EINVAL for a flag this
+    kernel does not know (CLONE_NEWTIME needs Linux 5.6).
     """
-    if sys.version_info[:3] == (3, 14, 0):
-        raise OSError(errno.ENOTSUP, "clone: Python 3.14.0 aborts on a stack it did not"
-                      " create (cpython issue #139653); use 3.14.1 or newer, or 3.8 to 3.13")
-    clone_flags |= SIGCHLD
-    # The child is a copy of this process: output still in Python's buffers
-    # would be written once by each of them.
-    flush_output()
-    stack = map_stack()
-    # The child inherits the parent's interpreter state mid-call, as after
-    # fork(), including any request from another thread to hand over the GIL.
-    # If the child runs a single bytecode before PyOS_AfterFork_Child() resets
-    # that state, it stops to hand the GIL to a thread that does not exist in
-    # the child, and hangs forever.  So the child starts in C-implemented
-    # callables only: iter(f, sentinel) is an iterator whose next() calls f(),
-    # and any() takes next() of each step in turn.  PyOS_AfterFork_Child()
-    # returns None, which is false, so any() goes on to child_main(), which
-    # never returns; no Python bytecode runs before PyOS_AfterFork_Child().
-    steps = map(next, (iter(_after_fork_child, _NEVER), iter(child_main, _NEVER)))
-    # clone() is called through PyDLL, holding the GIL, and bracketed as
-    # os.fork() brackets fork(): with the GIL released, another busy thread
-    # takes it mid-clone and the child is born with a GIL it can never get.
-    try:
-        _before_fork()
-        try:
-            # The stack grows down: clone() takes its top, 16-byte aligned.
-            pid = _clone(_run_steps, (stack + STACK_SIZE) & ~15, clone_flags, steps)
-        finally:
-            _after_fork_parent()
-        _trace(f"clone(child, stack+{STACK_SIZE}, {flag_names(clone_flags)}, args)",
-               _result(pid, pid == -1))
-        if pid == -1:
-            raise _clone_error(clone_flags)
-    finally:
-        # The child has its own copy of the stack; the parent's can go.
-        unmap_stack(stack)
-    return pid
+    result = _unshare(flags)
+    _trace(f"unshare({flag_names(flags, exit_signal=False)})", _result(result, result != 0))
+    if result != 0:
+        raise _error(f"unshare {flag_names(flags, exit_signal=False)}")
 
 
-def _clone_error(clone_flags):
-    """The OSError for a failed clone(), saying what the refusal usually means."""
-    error = _error(f"clone {flag_names(clone_flags)}")
-    refusal = user_namespace_refusal() if clone_flags & CLONE_NEWUSER else None
-    if refusal and error.errno in (errno.EPERM, errno.ENOSPC):
-        error.strerror += f" ({refusal})"
-    elif error.errno == errno.EPERM:
-        error.strerror += (" (creating namespaces needs root; in Docker, use"
-                           " docker run --privileged)")
-    elif error.errno == errno.ENOSPC:
-        error.strerror += " (a /proc/sys/user/max_*_namespaces limit is reached)"
-    return error
+# === enter.py: setns(2), and which namespaces a process is in ================
+
+_setns = _prototype(libc.setns, ctypes.c_int, ctypes.c_int, ctypes.c_int)
 
 
-# --- The child: from clone() to execvp() ------------------------------------
+def setns(fd, path):
+    """Move the caller into the namespace that `fd`, opened from `path`, refers to.
+
+    See setns(2).  `path` is a /proc/PID/ns/TYPE file and only names the call
+    in messages and the trace.  As with unshare(), joining a PID or time
+    namespace moves only the children created afterwards.
+
+    Errors you will meet: EPERM without CAP_SYS_ADMIN over the namespace (as
+    an ordinary user, join the process's user namespace first); EINVAL when
+    joining your own user namespace, or a user namespace with threads.
+    """
+    result = _setns(fd, 0)
+    _trace(f"setns({fd} /* {path} */, 0)", _result(result, result != 0))
+    if result != 0:
+        raise _error(f"setns {path}")
+
+
+def namespaces_of(pid="self"):
+    """{'mnt': 'mnt:[4026531841]', ...}: the namespaces process `pid` is in.
+
+    See namespaces(7): each /proc/PID/ns/TYPE is a link whose target names the
+    namespace; two processes share a namespace when the targets are equal.
+    Reading another user's process needs the right to ptrace it.
+    """
+    return {kind: os.readlink(f"/proc/{pid}/ns/{kind}") for kind, _, _, _ in NAMESPACES
+            if os.path.lexists(f"/proc/self/ns/{kind}")}
+
+
+# === Tracing: every call above, printed as a C programmer writes it ==========
+
+# LIBNS_TRACE=1 in the environment, or -v as a stage's first option, prints
+# each call libns makes on stderr, with its result, from the parent and the
+# child, so that it can be read next to `strace -f` of the C programs.
+tracing = os.environ.get("LIBNS_TRACE", "") not in ("", "0")
+# Lines the child holds back until the parent's "go": by then the parent has
+# printed its own, so the trace reads in one order, not as the two raced.
+_held_lines = None
+
+
+def _trace(call, result=None):
+    """Print `call = result` on stderr when tracing; '[child] ' marks the child."""
+    if tracing:
+        line = f"{'[child] ' if _in_child else ''}{call}"
+        if result is not None:
+            line += f" = {result}"
+        if _held_lines is not None:
+            _held_lines.append(line)
+        else:
+            _print_trace(line)
+
+
+def _release_trace():
+    """Print the lines the child held back, and stop holding."""
+    global _held_lines
+    held, _held_lines = _held_lines or [], None
+    for line in held:
+        _print_trace(line)
+
+
+def _print_trace(line):
+    """Write one trace line; a closed or broken stderr ends the trace, never the command."""
+    global tracing
+    if tracing and not write_stderr(line):
+        tracing = False
+
+
+def _result(value, failed):
+    """A call's result as strace shows it: '0', '4242' or '-1 EPERM (Operation not permitted)'."""
+    if not failed:
+        return str(value)
+    code = ctypes.get_errno()
+    return f"-1 {errno.errorcode.get(code, code)} ({os.strerror(code)})"
+
+
+def _c_string(text):
+    """A C string argument as strace shows it: "text", or NULL."""
+    if text is None:
+        return "NULL"
+    return '"' + os.fsdecode(text).replace('"', '\\"') + '"'
+
+
+def _flag_names(flags, names):
+    """flags as 'NAME|NAME' from {name: bit}, with any bits left over in hex; '0' for none."""
+    parts = [name for name, bit in names.items() if flags & bit]
+    rest = flags & ~sum(bit for name, bit in names.items() if flags & bit)
+    if rest:
+        parts.append(hex(rest))
+    return "|".join(parts) or "0"
+
+
+# === The command line every stage shares =====================================
 
 def program_name():
     """The name errors start with: the stage script's file name."""
     return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "libns"
 
 
-def flush_output():
-    """Flush Python's stdout and stderr; a closed, full or broken one is let be."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream is not None:
-                stream.flush()
-        except (OSError, ValueError):
-            pass
+def write_stderr(line):
+    """Write `line` and a newline to fd 2, unbuffered, as strace does; False if it failed.
 
-
-def exit_with_message(message, status):
-    """Leave with one line, 'PROGRAM: message', on stderr and `status`.
-
-    The one way every tool here fails, in the parent and in the child.  It
-    leaves with os._exit(): in a child nothing of the parent's may run, and
-    in the parent nothing is left to do (see exit_like_docker).
+    Straight to the descriptor, past sys.stderr: that is None when fd 2 was
+    closed at start-up, and its buffer would be copied into the child.
+    Bytes of an argument that are not UTF-8 show as \\xff, as strace shows them.
     """
-    flush_output()
-    write_stderr(f"{program_name()}: {message}")
-    os._exit(status)
-
-
-def _describe(error):
-    """One line for an exception: our OSErrors already name the call that failed."""
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror if error.filename is None else f"{error.filename}: {error.strerror}"
-    return f"{type(error).__name__}: {error}"
-
-
-class _Handshake:
-    """Two pipes by which a new child and its parent make sure of each other.
-
-    PR_SET_PDEATHSIG kills the child when the parent dies, but only if the
-    parent dies after the child asked for it.  So the child asks, then says
-    "armed" on one pipe; the parent waits for that, does what the child needs
-    from outside (write a user namespace's id maps), then says "go" on the
-    other.  If the parent died before the child was armed, the child reads
-    end-of-file instead of "go" and leaves.  (The usual check, getppid()
-    against the old parent's pid, fails in a new PID namespace, where
-    getppid() is 0.)
-    """
-
-    def __init__(self):
-        self.armed_read, self.armed_write = os.pipe()
-        self.go_read, self.go_write = os.pipe()
-
-    def child_side(self):
-        """In the child: arm the death signal, tell the parent, wait for go."""
-        global _held_lines
-        _held_lines = []
-        os.close(self.armed_read)
-        os.close(self.go_write)
-        set_parent_death_signal(signal.SIGKILL)
-        try:
-            os.write(self.armed_write, b"\0")
-            parent_said_go = os.read(self.go_read, 1) == b"\0"
-        except BrokenPipeError:
-            parent_said_go = False
-        if not parent_said_go:
-            os._exit(125)  # the parent is gone: nobody is left to report to
-        _release_trace()
-        os.close(self.armed_write)
-        os.close(self.go_read)
-
-    def parent_side(self, prepare_child):
-        """In the parent: wait until the child is armed, prepare it, let it go.
-
-        If the child died first, there is nobody to prepare; wait() will
-        report how it ended.  If prepare_child() raises, the child reads
-        end-of-file instead of "go" and leaves without running anything.
-        """
-        os.close(self.armed_write)
-        os.close(self.go_read)
-        try:
-            if os.read(self.armed_read, 1) == b"\0":
-                prepare_child()
-                os.write(self.go_write, b"\0")
-        except BrokenPipeError:
-            pass
-        finally:
-            os.close(self.armed_read)
-            os.close(self.go_write)
-
-    def close(self):
-        """Without a child: close all four ends."""
-        for fd in (self.armed_read, self.armed_write, self.go_read, self.go_write):
-            os.close(fd)
-
-
-def _child_main(setup, argv, handshake, in_user_namespace, signal_mask):
-    """The child's life after clone(): wait for the parent, set up, exec.  Never returns."""
-    global _in_child
-    _in_child = True
     try:
-        try:
-            handshake.child_side()
-            # Start the command as subprocess would: the signals Python
-            # catches or ignores back to their defaults, except those our
-            # caller ignored (nohup, trap ''), which stay ignored; and the
-            # caller's mask, not the parent's, which holds signals for
-            # sigwaitinfo().  A signal that came meanwhile is delivered now.
-            for signum in FORWARDED_SIGNALS + STOP_SIGNALS:
-                if signal.getsignal(signum) != signal.SIG_IGN:
-                    signal.signal(signum, signal.SIG_DFL)
-            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-            signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
-            signal.pthread_sigmask(signal.SIG_SETMASK, signal_mask)
-            if setup is not None:
-                setup()
-        except BaseException as error:
-            message = _describe(error)
-            # AppArmor lets the clone through but gives the namespace no
-            # privilege: the first mount is where it shows.
-            refusal = user_namespace_refusal() if in_user_namespace else None
-            if refusal and getattr(error, "errno", None) == errno.EPERM:
-                message += f" ({refusal})"
-            exit_with_message(message, 125)
-        try:
-            # Only stdin, stdout and stderr reach the command.
-            close_fds_from(3)
-            flush_output()
-            execvp(argv)
-        except BaseException as error:
-            not_found = isinstance(error, OSError) and error.errno in (errno.ENOENT, errno.ENOTDIR)
-            exit_with_message(_describe(error), 127 if not_found else 126)
-    finally:
-        # Whatever happened, the child never returns into the parent's code.
-        os._exit(125)
-
-
-def _hold_closed_standard_fds():
-    """Put /dev/null on each of fds 0, 1, 2 that is closed, close-on-exec.
-
-    A closed stdout reaches the command closed, as unshare(1) passes it on.
-    Until the exec, the number must stay taken: else the next pipe would get
-    it, and a trace line meant for stderr would go down the pipe.
-    """
-    for fd in (0, 1, 2):
-        try:
-            os.fstat(fd)
-        except OSError:
-            # The lowest free number, which is `fd`, as 0 to fd-1 are open.
-            os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-
-
-def command_bytes(argv):
-    """The command as the bytes execvp() gets: str arguments are encoded as os does."""
-    if not argv:
-        raise ValueError("no command to run")
-    command = [os.fsencode(argument) for argument in argv]
-    for position, argument in enumerate(command):
-        if b"\0" in argument:
-            raise ValueError(f"argument {position} of the command contains a NUL byte,"
-                             " which no C string can hold")
-    return command
-
-
-def spawn(clone_flags, setup, argv, signal_mask=None):
-    """Start `argv` in a child made by clone(clone_flags); return the child's pid.
-
-    In the child, `setup()` (unless None) runs first: mount, sethostname...
-    Then the command replaces it.  If setup raises, the child prints one line
-    and exits 125; if the command is not found it exits 127, and 126 when it is
-    found but cannot run.  Wait for the child with wait(), or run() it.
-
-    The command starts with `signal_mask` blocked (default: the caller's
-    mask now).  For a user other than root, CLONE_NEWUSER joins any
-    namespace flag, and the caller becomes root inside, before setup() runs.
-    """
-    command = command_bytes(argv)
-    if signal_mask is None:
-        signal_mask = signal.pthread_sigmask(signal.SIG_BLOCK, ())
-    uid, gid = os.geteuid(), os.getegid()
-    if clone_flags & ALL_NAMESPACES and uid != 0:
-        # An ordinary user may create the other namespaces only inside a user
-        # namespace of their own, where they are root: `unshare --map-root-user`.
-        clone_flags |= CLONE_NEWUSER
-    in_user_namespace = bool(clone_flags & CLONE_NEWUSER)
-    _hold_closed_standard_fds()
-    handshake = _Handshake()
+        # Back to the bytes the argument was made of, then each byte that is
+        # not UTF-8 as text.
+        data = (line + "\n").encode(errors="surrogateescape")
+    except UnicodeEncodeError:
+        data = (line + "\n").encode(errors="backslashreplace")
     try:
-        pid = clone(lambda: _child_main(setup, command, handshake, in_user_namespace,
-                                        signal_mask), clone_flags)
-    except BaseException:
-        handshake.close()
-        raise
-    try:
-        handshake.parent_side(lambda: map_root_user(pid, uid, gid) if in_user_namespace else None)
-    except BaseException:
-        os.waitpid(pid, 0)  # the child has left, without running anything
-        raise
-    return pid
+        os.write(2, data.decode(errors="backslashreplace").encode())
+        return True
+    except OSError:
+        return False
 
-
-# --- The parent: wait, pass signals on, exit like docker run ----------------
-
-def wait(pid):
-    """Wait for the child `pid`; return its exit status, or -N if signal N killed it.
-
-    This is the C programs' waitpid(2), with subprocess's returncode
-    convention.  A tool that must also pass signals on waits with run().
-    """
-    _, status = os.waitpid(pid, 0)
-    return _returncode(pid, status)
-
-
-def _returncode(pid, status):
-    """waitpid()'s status as a returncode, traced as strace describes it."""
-    if os.WIFSIGNALED(status):
-        signum = os.WTERMSIG(status)
-        _trace(f"waitpid({pid}, ...)", f"{pid} (killed by {_signal_name(signum)})")
-        return -signum
-    _trace(f"waitpid({pid}, ...)", f"{pid} (exited {os.WEXITSTATUS(status)})")
-    return os.WEXITSTATUS(status)
-
-
-def _signal_name(signum):
-    return signal.Signals(signum).name
-
-
-def hold_signals(also=()):
-    """Block the signals wait_passing_signals() takes; return (those signals, old mask).
-
-    Call it before spawn(), and pass the old mask on to it: from here on a
-    signal for the command, and the SIGCHLD of its end, wait in the kernel
-    until the loop takes them, in order, so none is lost or comes too early.
-    A signal our caller ignored (nohup, trap '') is left out: it stays
-    ignored, here and in the command, as subprocess and unshare(1) leave it.
-    """
-    ignored = {signum for signum in FORWARDED_SIGNALS + STOP_SIGNALS
-               if signal.getsignal(signum) == signal.SIG_IGN}
-    held = {signal.SIGCHLD, *FORWARDED_SIGNALS, *STOP_SIGNALS, *also} - ignored
-    return held, signal.pthread_sigmask(signal.SIG_BLOCK, held)
-
-
-def wait_passing_signals(pid, held, as_init=False, on_signal=None):
-    """Wait for the child `pid`, passing signals on to it; return its returncode.
-
-    One loop over sigwaitinfo(2), as tini, bubblewrap and sudo wait: every
-    signal, SIGCHLD included, is taken here, one at a time.  The child is
-    reaped only here, so it is never signalled after it is gone.
-
-    - Ctrl-C and Ctrl-\\ come from the terminal (si_code SI_KERNEL) to its
-      whole foreground process group, the command included: passed on, they
-      would arrive twice.  Signals a process sent (kill, timeout) are passed
-      on once, as sudo does.
-    - Ctrl-Z: when the command stops, we stop with the same signal, so the
-      shell sees the job stopped; on `fg` or `bg` we continue it.
-    - The PID-1 trap: see _pid_1_trap().
-
-    `as_init`: we are PID 1 of a namespace (container.py's init): reap
-    every orphan too, and never stop, which PID 1 cannot.  `on_signal` maps
-    further signals in `held` to a function to call (container.py -t).
-    """
-    stop_signal = None  # the stop signal we sent SIGSTOP for
-    trap = set()  # signals the PID-1 trap has let pass once
-    while True:
-        info = signal.sigwaitinfo(held)
-        signum = info.si_signo
-        if signum == signal.SIGCHLD:
-            while True:
-                reaped, status = os.waitpid(-1 if as_init else pid, os.WNOHANG | os.WUNTRACED)
-                if reaped == 0:
-                    break
-                if reaped != pid:
-                    _trace("waitpid(-1, ...)", f"{reaped} (an orphan, reaped)")
-                elif os.WIFSTOPPED(status):
-                    if not as_init:
-                        _stop_with_the_command(pid, stop_signal or os.WSTOPSIG(status))
-                    stop_signal = None
-                else:
-                    return _returncode(pid, status)
-        elif on_signal and signum in on_signal:
-            on_signal[signum]()
-        elif signum in STOP_SIGNALS:
-            if _init_handles(pid) is not None:
-                # PID 1 of a namespace cannot stop itself: stop it from here.
-                stop_signal = signum
-                _kill(pid, signal.SIGSTOP)
-            elif not _from_the_terminal(info, pid):
-                _kill(pid, signum)
-        elif _init_handles(pid) is not None and not _init_handles(pid) & (1 << (signum - 1)):
-            _pid_1_trap(pid, signum, info, trap)
-        elif not (signum in (signal.SIGINT, signal.SIGQUIT) and _from_the_terminal(info, pid)):
-            _kill(pid, signum)
-
-
-def _kill(pid, signum):
-    os.kill(pid, signum)
-    _trace(f"kill({pid}, {_signal_name(signum)})", 0)
-
-
-def _from_the_terminal(info, pid):
-    """True when the terminal sent this signal to a process group the command is in."""
-    return info.si_code == SI_KERNEL and os.getpgid(pid) == os.getpgrp()
-
-
-def _init_handles(pid):
-    """The signals `pid` catches or blocks, as a bit mask, if it is PID 1 of its namespace.
-
-    None when it is not PID 1.  See pid_namespaces(7): the kernel drops any
-    signal sent to PID 1 that PID 1 neither catches nor blocks, even from
-    outside its namespace.  Only SIGKILL and SIGSTOP from outside get through.
-    """
-    with open(f"/proc/{pid}/status") as status_file:
-        status = dict(line.split(":", 1) for line in status_file)
-    if status.get("NSpid", "").split()[-1:] != ["1"]:
-        return None
-    return int(status["SigCgt"], 16) | int(status["SigBlk"], 16)
-
-
-def _pid_1_trap(pid, signum, info, trap):
-    """A signal for a command that is PID 1 and does not handle it: the kernel drops it.
-
-    So that one can still stop `sleep` in the pid stage: a second SIGINT,
-    SIGTERM or SIGQUIT, or a first SIGHUP (a closed terminal sends no
-    second), kills the command with SIGKILL, and says why.  The first is
-    passed on anyway (unless the terminal sent it to the command already).
-    """
-    if signum == signal.SIGHUP or (trap and signum in (signal.SIGINT, signal.SIGTERM,
-                                                      signal.SIGQUIT)):
-        write_stderr(f"{program_name()}: the command is PID 1 of its namespace and has no"
-                     f" handler for {_signal_name(signum)}, so the kernel ignores it"
-                     " (the PID-1 trap); sending SIGKILL")
-        _kill(pid, signal.SIGKILL)
-        return
-    trap.add(signum)
-    if not _from_the_terminal(info, pid):
-        _kill(pid, signum)
-
-
-def _stop_with_the_command(pid, signum):
-    """The command stopped: stop ourselves by the same signal, then continue it.
-
-    The shell sees its job stopped only when every process in it is; `fg`
-    or `bg` continues us (SIGCONT), and we continue the command, as sudo does.
-    """
-    # The terminal's own SIGTSTP may still wait for the loop: take it, or
-    # it would stop us a second time, right after `fg`.
-    while signal.sigtimedwait(STOP_SIGNALS, 0) is not None:
-        pass
-    _trace(f"kill({os.getpid()}, {_signal_name(signum)})", 0)
-    if signum == signal.SIGSTOP:
-        os.kill(os.getpid(), signum)
-    else:
-        previous = signal.signal(signum, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, (signum,))
-        os.kill(os.getpid(), signum)  # we stop here, until SIGCONT
-        signal.pthread_sigmask(signal.SIG_BLOCK, (signum,))
-        signal.signal(signum, previous)
-    _kill(pid, signal.SIGCONT)
-
-
-def run(clone_flags, setup, argv, as_init=False):
-    """spawn() the command, pass signals on to it, wait; return its returncode.
-
-    Signals sent to the tool reach the command, as with `docker run`, and
-    Ctrl-Z stops both (see wait_passing_signals).  The signal mask is the
-    caller's again when run() returns; the dispositions were never changed.
-    """
-    held, old_mask = hold_signals()
-    # As PID 1: while sigwaitinfo() waits, /proc/1/status shows the signals
-    # it waits for as neither blocked nor caught, and whoever looks from
-    # outside (our parent's PID-1 trap) would think the kernel drops them.
-    # A handler that never runs, since they stay blocked, says the truth.
-    handlers = {signum: signal.signal(signum, _taken_by_sigwaitinfo)
-                for signum in held - {signal.SIGCHLD}} if as_init else {}
-    try:
-        pid = spawn(clone_flags, setup, argv, old_mask)
-        return wait_passing_signals(pid, held, as_init)
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-        for signum, handler in handlers.items():
-            signal.signal(signum, handler)
-
-
-def _taken_by_sigwaitinfo(signum, frame):
-    """The handler of a signal that sigwaitinfo() takes first: never called."""
-
-
-def die_by_signal(signum):
-    """End this process by signal `signum`, so our parent sees what killed the child.
-
-    This is what `unshare --fork` does.  No core file is written: the crash
-    was the command's, not Python's.
-    """
-    flush_output()
-    import resource  # here, not at the top: only this rare path needs it
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if signum != signal.SIGKILL:  # the one signal whose disposition is fixed
-        signal.signal(signum, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, (signum,))
-    os.kill(os.getpid(), signum)
-    os._exit(128 + signum)
-
-
-def exit_like_docker(returncode):
-    """Leave with the command's status, or die by the signal that killed it.
-
-    Without the interpreter's teardown: it writes to nearly every page, and
-    after clone() each of them is copy-on-write and faults once.  That is
-    most of a millisecond per megabyte, and nothing here needs it.
-    """
-    if returncode < 0:
-        die_by_signal(-returncode)
-    flush_output()
-    os._exit(returncode)
-
-
-# --- The command line shared by every stage ----------------------------------
 
 def write_stdout(text):
     """Write `text` on stdout, for a person to read: --help, the namespace view.
@@ -1111,9 +1231,44 @@ def write_stdout(text):
         exit_with_message(f"write to stdout: {error.strerror}", 125)
 
 
-def usage(arguments="[COMMAND [ARG...]]"):
-    """The first line of every stage's --help."""
-    return f"usage: {program_name()} [-h] [-v] [--] {arguments}"
+def flush_output():
+    """Flush Python's stdout and stderr; a closed, full or broken one is let be."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def exit_with_message(message, status):
+    """Leave with one line, 'PROGRAM: message', on stderr and `status`.
+
+    The one way every tool here fails, in the parent and in the child.  It
+    leaves with os._exit(): in a child nothing of the parent's may run, and
+    in the parent nothing is left to do (see exit()).
+    """
+    flush_output()
+    write_stderr(f"{program_name()}: {message}")
+    os._exit(status)
+
+
+def _exit_like_docker_run(kind, error, traceback):
+    """sys.excepthook from command_line() on: an error ends the tool as docker run's do.
+
+    ChildError with its status (125, 126, 127); any other OSError, and a
+    command no C string can hold (ValueError), with 125 and one line.
+    Anything else is a bug of ours: its traceback, and 125.
+    """
+    if isinstance(error, ChildError):
+        exit_with_message(error.strerror, error.status)
+    if isinstance(error, OSError):
+        exit_with_message(_describe(error), 125)
+    if isinstance(error, ValueError):
+        exit_with_message(str(error), 125)
+    sys.__excepthook__(kind, error, traceback)
+    flush_output()
+    os._exit(125)
 
 
 OPTIONS_HELP = """\
@@ -1122,20 +1277,25 @@ options:
   -v, --verbose  print every call libns makes, as strace -f would (or set LIBNS_TRACE=1)
   --             end of options: what follows is the command, even if it starts with -"""
 STAGE_NOTE = "Without a command, the stage runs $SHELL (default /bin/sh) inside."
+COMMAND = "[COMMAND [ARG...]]"
 
 
-def parse_options(args, doc, arguments="[COMMAND [ARG...]]", values=None, note=STAGE_NOTE):
-    """The arguments after our options, which come first, as in unshare(1).
+def usage(arguments=f"[--] {COMMAND}"):
+    """The first line of every tool's --help."""
+    return f"usage: {program_name()} [-h] [-v] {arguments}"
+
+
+def parse_options(args, doc, arguments=f"[--] {COMMAND}", options=None, note=STAGE_NOTE):
+    """Our options, which come first, as in unshare(1): return (values, the rest).
 
     -h prints the usage, `doc`, the options and `note`, and exits; -v turns
     tracing on; the first argument that is not an option ends them, and so
-    does --.  `values` maps the names of options that take a value
-    ("--rootfs") to their defaults; `--rootfs DIR` or `--rootfs=DIR`
-    replaces it there.  An option whose default is False is a switch: given,
-    it becomes True.
+    does --.  `options` maps the names of a tool's own options to their
+    defaults: `--rootfs DIR` or `--rootfs=DIR` gives "--rootfs" its value;
+    an option whose default is False is a switch, True when given.
     """
     global tracing
-    values = {} if values is None else values
+    values = dict(options or {})
     while args and args[0].startswith("-") and args[0] != "-":
         option, args = args[0], args[1:]
         name, has_value, value = option.partition("=")
@@ -1159,7 +1319,7 @@ def parse_options(args, doc, arguments="[COMMAND [ARG...]]", values=None, note=S
         else:
             exit_with_message(f"unknown option {option!r} (put -- before a command that"
                               f" starts with '-')\n{usage(arguments)}", 125)
-    return args
+    return values, args
 
 
 def default_command():
@@ -1167,108 +1327,18 @@ def default_command():
     return [os.environ.get("SHELL") or "/bin/sh"]
 
 
-def start(clone_flags, setup, argv, also=()):
-    """hold_signals(also) and spawn(); return (pid, held).  A failure is 125.
+def command_line(doc):
+    """A stage's command line: the command to run, as C's `args.argv = &argv[1]`.
 
-    For a tool that does something of its own while the command runs
-    (container.py -t); run_and_exit() is start() and the rest.
+    Without a command, default_command().  From here on, an error ends the
+    tool with one line and docker run's status (see _exit_like_docker_run),
+    so that a stage's main() reads as its C twin's, without a try.
     """
-    held, old_mask = hold_signals(also)
-    try:
-        return spawn(clone_flags, setup, argv, old_mask), held
-    except OSError as error:
-        exit_with_message(_describe(error), 125)
-    except ValueError as error:  # a command no C string can hold
-        exit_with_message(str(error), 125)
+    _, argv = parse_options(sys.argv[1:], doc)
+    errors_exit_like_docker_run()
+    return argv or default_command()
 
 
-def run_and_exit(clone_flags, setup, argv):
-    """run() the command and exit as `docker run` does.
-
-    With the command's own status; 125 when the tool fails (clone refused,
-    setup failed); 126 when the command cannot be run; 127 when it is not
-    found; and by the same signal that killed it.  The signals stay held to
-    the end: one that comes after the command ended has nobody to reach.
-    """
-    pid, held = start(clone_flags, setup, argv)
-    exit_like_docker(wait_passing_signals(pid, held))
-
-
-def main(clone_flags, setup, doc):
-    """A stage's whole life: its command line, then run_and_exit()."""
-    argv = parse_options(sys.argv[1:], doc) or default_command()
-    run_and_exit(clone_flags, setup, argv)
-
-
-# --- python3 libns.py [PID...]: which namespaces a process does not share ----
-
-NAMESPACE_TYPES = ("mnt", "uts", "ipc", "pid", "net", "user", "cgroup", "time")
-
-
-def namespaces_of(pid="self"):
-    """{'mnt': 'mnt:[4026531841]', ...}: the namespaces process `pid` is in.
-
-    See namespaces(7): each /proc/PID/ns/TYPE is a link whose target names the
-    namespace; two processes share a namespace when the targets are equal.
-    Reading another user's process needs the right to ptrace it.
-    """
-    return {kind: os.readlink(f"/proc/{pid}/ns/{kind}") for kind in NAMESPACE_TYPES
-            if os.path.lexists(f"/proc/self/ns/{kind}")}
-
-
-def _command_name(pid):
-    with open(f"/proc/{pid}/comm") as comm:
-        return comm.read().strip()
-
-
-def _parent_of(pid):
-    with open(f"/proc/{pid}/stat") as stat:
-        return int(stat.read().rsplit(")", 1)[1].split()[1])
-
-
-def host_reference():
-    """(pid, namespaces) of the process that stands for the host.
-
-    PID 1 when we may read it; otherwise the farthest of our ancestors we
-    may read, since PID 1 may belong to another user, and inside a PID
-    namespace PID 1 is the container's own init.
-    """
-    try:
-        return 1, namespaces_of(1)
-    except OSError:
-        pass
-    pid = os.getpid()
-    while _parent_of(pid) > 1:
-        try:
-            namespaces_of(_parent_of(pid))
-        except OSError:
-            break
-        pid = _parent_of(pid)
-    return pid, namespaces_of(pid)
-
-
-def show_namespaces(pids):
-    """Print each process's namespaces next to the host's, marking which differ."""
-    host_pid, host = host_reference()
-    host_name = f"PID {host_pid} ({_command_name(host_pid)})"
-    if host_pid == os.getpid() == 1:
-        host_name += (", which is this process: inside a PID namespace the host's processes"
-                      " are out of sight")
-    lines = []
-    for pid in pids or [str(os.getpid())]:
-        try:
-            namespaces, name = namespaces_of(pid), _command_name(pid)
-        except OSError as error:
-            exit_with_message(f"process {pid}: {error.strerror}", 125)
-        lines.append(f"PID {pid} ({name}), against {host_name}:")
-        for kind, namespace in namespaces.items():
-            if namespace == host[kind]:
-                lines.append(f"  {kind:7} {namespace:20} same")
-            else:
-                lines.append(f"  {kind:7} {namespace:20} differs (host: {host[kind]})")
-    write_stdout("".join(line + "\n" for line in lines))
-
-
-if __name__ == "__main__":
-    show_namespaces(parse_options(sys.argv[1:], __doc__, "[PID...]",
-                                  note="Without a PID, it shows its own namespaces."))
+def errors_exit_like_docker_run():
+    """From now on, an error ends the tool as docker run's do: see _exit_like_docker_run."""
+    sys.excepthook = _exit_like_docker_run

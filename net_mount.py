@@ -27,11 +27,16 @@ clone_flags = (
 )
 
 
-def child():
-    """The child's setup, between clone() and execvp() of the command."""
+def child_exec(argv):
+    """The child, after clone(): its setup, then it becomes the command."""
     libns.mount(None, "/", None, libns.MS_REC | libns.MS_PRIVATE)
     libns.mount("none", "/tmp", "tmpfs", 0, "")
+    libns.execvp(argv)
 
 
 if __name__ == "__main__":
-    libns.main(clone_flags, child, __doc__)
+    argv = libns.command_line(__doc__)  # -h, -v, --; from here errors exit as docker run's
+    child_stack = libns.map_stack()
+    pid = libns.clone(child_exec, child_stack, clone_flags, argv)  # + what C lacks: see libns
+    status = libns.waitpid(pid)  # + passes signals on, as docker run: see libns.waitpid
+    libns.exit(status)  # the command's status, or die by its signal

@@ -1,23 +1,38 @@
 """Exercise 7: the pid stage with an init, out of the PID-1 trap.
 
-Make the child an init that runs the command as PID 2, passes signals on to
-it and waits for it, so that Ctrl-C and SIGTERM stop even `sleep`.  See
+Below is the pid stage, copied.  Make the child an init: instead of
+becoming the command, it runs the command as PID 2, passes signals on to it
+and waits for it, so that Ctrl-C and SIGTERM stop even `sleep`.  See
 EXERCISES.md.
 
-Run it:      sudo PYTHONPATH=. python3 exercises/pid_init.py ps -e
-Check it:    sudo python3 exercises/check.py 7
+Run it:      PYTHONPATH=. python3 exercises/pid_init.py ps -e
+Check it:    python3 exercises/check.py 7
 """
 import libns
-import net_mount_uts_ipc_pid as pid_stage
 
-clone_flags = pid_stage.clone_flags
+clone_flags = (
+    libns.CLONE_NEWPID |
+    libns.CLONE_NEWIPC |
+    libns.CLONE_NEWUTS |
+    libns.CLONE_NEWNS |
+    libns.CLONE_NEWNET |
+    libns.SIGCHLD
+)
 
 
-def child():
-    """The pid stage's setup, then the child becomes an init."""
-    pid_stage.child()
-    # Your code here: run the command as PID 2, wait for it, exit with its status.
+def child_exec(argv):
+    """The child, after clone(): the pid stage's setup, then it becomes an init."""
+    libns.mount(None, "/", None, libns.MS_REC | libns.MS_PRIVATE)
+    libns.mount("none", "/tmp", "tmpfs", 0, "")
+    libns.sethostname("custom_hostname")
+    libns.mount("proc", "/proc", "proc", libns.MS_NOSUID | libns.MS_NODEV | libns.MS_NOEXEC, "")
+    # Your code here: run the command (argv) as PID 2, wait for it, exit with its status.
+    libns.execvp(argv)
 
 
 if __name__ == "__main__":
-    libns.main(clone_flags, child, __doc__)
+    argv = libns.command_line(__doc__)
+    child_stack = libns.map_stack()
+    pid = libns.clone(child_exec, child_stack, clone_flags, argv)
+    status = libns.waitpid(pid)
+    libns.exit(status)

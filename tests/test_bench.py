@@ -56,5 +56,5 @@ def test_quick_table_prints_each_section():
 def test_unknown_option_is_refused():
     result = run_bench("--fast")
     assert result.returncode == 125
-    assert result.stderr == ("usage: sudo python3 bench.py [--quick] [--json]"
-                             "  (unknown: ['--fast'])\n")
+    assert result.stderr == ("bench.py: unknown option '--fast' (put -- before a command that"
+                             " starts with '-')\nusage: bench.py [-h] [-v] [--quick] [--json]\n")

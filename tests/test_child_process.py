@@ -49,16 +49,39 @@ def test_output_buffered_before_clone_is_printed_once_and_in_order():
     assert result.stdout == "before clone\nin setup\ncommand\nafter, status 0\n"
 
 
-def test_exception_in_setup_is_one_line_and_125_and_the_command_never_runs():
+def test_exception_in_setup_comes_back_raised_and_the_command_never_runs():
     result = run_python(textwrap.dedent("""
-        import sys, libns
-        sys.argv[0] = "mystage.py"
+        import libns
         def setup():
             raise RuntimeError("something went wrong")
-        print(libns.run(libns.CLONE_NEWUTS, setup, ["echo", "command ran"]))
+        try:
+            libns.run(libns.CLONE_NEWUTS, setup, ["echo", "command ran"])
+        except libns.ChildError as error:
+            print(error.status, error.errno, error.strerror)
     """))
-    assert result.stdout == "125\n"
-    assert result.stderr == "mystage.py: RuntimeError: something went wrong\n"
+    assert (result.stdout, result.stderr) == ("125 0 RuntimeError: something went wrong\n", "")
+
+
+def test_exception_in_a_stage_s_setup_is_one_line_and_125(visible_dir):
+    stage = visible_dir / "mystage.py"
+    stage.write_text(textwrap.dedent("""
+        import libns
+        def child_exec(argv):
+            raise RuntimeError("something went wrong")
+        argv = libns.command_line(__doc__)
+        pid = libns.clone(child_exec, libns.map_stack(), libns.CLONE_NEWUTS, argv)
+        libns.exit(libns.waitpid(pid))
+    """))
+    result = run_python(f"import runpy, sys; sys.argv = ['{stage}', 'echo', 'command ran'];"
+                        f" runpy.run_path('{stage}', run_name='__main__')")
+    assert (result.returncode, result.stdout, result.stderr) == (
+        125, "", "mystage.py: RuntimeError: something went wrong\n")
+
+
+def test_a_command_s_own_127_is_its_status_not_an_error():
+    result = run_python("import libns; print(libns.run(libns.CLONE_NEWUTS, None,"
+                        " ['sh', '-c', 'exit 127']))")
+    assert (result.stdout, result.stderr) == ("127\n", "")
 
 
 def test_child_started_while_other_threads_are_busy_does_not_hang():
@@ -74,7 +97,7 @@ def test_child_started_while_other_threads_are_busy_does_not_hang():
         for thread in threads:
             thread.start()
         command = ["sh", "-c", "exit 4"]
-        statuses = [libns.wait(libns.spawn(libns.CLONE_NEWUTS, lambda: None, command))
+        statuses = [libns.waitpid(libns.spawn(libns.CLONE_NEWUTS, None, command))
                     for _ in range(30)]
         stop.set()
         for thread in threads:
@@ -90,10 +113,10 @@ def test_spawn_in_a_loop_leaks_no_descriptor_or_mapping():
         def counts():
             with open("/proc/self/maps") as maps:
                 return len(os.listdir("/proc/self/fd")), len(maps.readlines())
-        libns.wait(libns.spawn(libns.CLONE_NEWUTS, lambda: None, ["true"]))
+        libns.waitpid(libns.spawn(libns.CLONE_NEWUTS, None, ["true"]))
         before = counts()
         for _ in range(50):
-            libns.wait(libns.spawn(libns.CLONE_NEWUTS, lambda: None, ["true"]))
+            libns.waitpid(libns.spawn(libns.CLONE_NEWUTS, None, ["true"]))
         print(before == counts())
     """))
     assert (result.stdout, result.stderr) == ("True\n", "")

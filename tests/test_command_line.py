@@ -75,7 +75,9 @@ def test_arguments_reach_the_command_verbatim(stage):
 def test_nul_byte_in_an_argument_is_refused_before_anything_starts():
     # No command line can hold a NUL, but a program calling libns can.
     result = run_python("import sys, libns; sys.argv = ['stage.py', 'echo', 'a\\0b'];"
-                        " libns.main(libns.CLONE_NEWUTS, lambda: print('setup ran'), 'doc')")
+                        " argv = libns.command_line('doc');"
+                        " libns.clone(lambda argv: print('child ran'), libns.map_stack(),"
+                        " libns.CLONE_NEWUTS, argv)")
     assert (result.returncode, result.stdout) == (125, "")
     assert result.stderr == ("stage.py: argument 1 of the command contains a NUL byte,"
                              " which no C string can hold\n")

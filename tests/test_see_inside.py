@@ -1,4 +1,4 @@
-"""See a container from outside: the namespace view of libns.py, and enter.py."""
+"""See a container from outside: the namespace view (namespaces.py), and enter.py."""
 import os
 import signal
 import shutil
@@ -30,37 +30,38 @@ def differing(view):
 @pytest.mark.parametrize("stage", STAGES)
 def test_view_from_the_host_marks_exactly_the_stage_s_namespaces(stage):
     with running_stage(stage) as (_, child):
-        view = run_script("libns.py", str(child))
+        view = run_script("namespaces.py", str(child))
     assert (view.returncode, view.stderr) == (0, "")
     assert view.stdout.splitlines()[0].startswith(f"PID {child} ({PYTHON_NAME}), against PID ")
     assert differing(view.stdout) == STAGES[stage]
 
 
 @pytest.fixture
-def visible_libns(visible_dir):
-    """libns.py where the mount stages' child sees it: a checkout may be under /tmp."""
-    shutil.copy(ROOT / "libns.py", visible_dir)
-    return str(visible_dir / "libns.py")
+def visible_view(visible_dir):
+    """namespaces.py where the mount stages' child sees it: a checkout may be under /tmp."""
+    for script in ("namespaces.py", "libns.py"):
+        shutil.copy(ROOT / script, visible_dir)
+    return str(visible_dir / "namespaces.py")
 
 
 @pytest.mark.parametrize("stage", [stage for stage in STAGES if "pid" not in STAGES[stage]])
-def test_view_from_inside_marks_exactly_the_stage_s_namespaces(stage, visible_libns):
-    view = run_stage(stage, sys.executable, visible_libns)
+def test_view_from_inside_marks_exactly_the_stage_s_namespaces(stage, visible_view):
+    view = run_stage(stage, sys.executable, visible_view)
     assert (view.returncode, view.stderr) == (0, "")
     assert differing(view.stdout) == STAGES[stage]
 
 
-def test_view_inside_a_pid_namespace_says_the_host_is_out_of_sight(visible_libns):
-    view = run_stage(PID_STAGE, sys.executable, visible_libns)
+def test_view_inside_a_pid_namespace_says_the_host_is_out_of_sight(visible_view):
+    view = run_stage(PID_STAGE, sys.executable, visible_view)
     assert view.stdout.splitlines()[0] == (
         f"PID 1 ({PYTHON_NAME}), against PID 1 ({PYTHON_NAME}), which is this process: inside"
         " a PID namespace the host's processes are out of sight:")
 
 
 def test_view_of_a_missing_process_is_125():
-    view = run_script("libns.py", "999999999")
+    view = run_script("namespaces.py", "999999999")
     assert (view.returncode, view.stderr) == (
-        125, "libns.py: process 999999999: No such file or directory\n")
+        125, "namespaces.py: process 999999999: No such file or directory\n")
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("namespaces_work")
 STRING = r'(NULL|"[^"]*")'
 # The calls both traces show, as regular expressions over strace's format.
 CALLS = [
-    ("clone", re.compile(r"clone\((?:child_stack=\S+, flags=|child, \S+, )([A-Z_|]+)")),
+    ("clone", re.compile(r"clone\((?:child_stack=\S+, flags=|child_exec, \S+, )([A-Z_|]+)")),
     ("mount", re.compile(rf"mount\({STRING}, {STRING}, {STRING}, ([A-Z_|0-9x]+), {STRING}\)")),
     ("umount2", re.compile(rf"umount2\({STRING}, (\w+)\)")),
     ("sethostname", re.compile(r'sethostname\("([^"]*)", \d+\)')),
@@ -72,12 +72,13 @@ def test_trace_reads_like_c_and_marks_the_child():
     lines = [line for line in result.stderr.splitlines()
              if not line.startswith(("mmap(", "mprotect(", "munmap("))]
     assert lines == [
-        f"clone(child, stack+8388608, CLONE_NEWUTS|CLONE_NEWNS|CLONE_NEWNET|SIGCHLD, args) = {pid}",
+        f"clone(child_exec, stack+8388608, CLONE_NEWUTS|CLONE_NEWNS|CLONE_NEWNET|SIGCHLD, args)"
+        f" = {pid}",
         "[child] prctl(PR_SET_PDEATHSIG, SIGKILL) = 0",
         '[child] mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL) = 0',
         '[child] mount("none", "/tmp", "tmpfs", 0, "") = 0',
         '[child] sethostname("custom_hostname", 15) = 0',
-        "[child] close_range(3, ~0U, 0) = 0",
+        "[child] close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) = 0",
         '[child] execvp("hostname", ["hostname"])',
         f"waitpid({pid}, ...) = {pid} (exited 0)",
     ]

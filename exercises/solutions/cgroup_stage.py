@@ -6,10 +6,30 @@ cgroup file system mounted inside shows only that subtree.  The setup is
 the pid stage's: a cgroup namespace needs none.
 """
 import libns
-import net_mount_uts_ipc_pid as pid_stage
 
-clone_flags = libns.CLONE_NEWCGROUP | pid_stage.clone_flags
-child = pid_stage.child
+clone_flags = (
+    libns.CLONE_NEWCGROUP |
+    libns.CLONE_NEWPID |
+    libns.CLONE_NEWIPC |
+    libns.CLONE_NEWUTS |
+    libns.CLONE_NEWNS |
+    libns.CLONE_NEWNET |
+    libns.SIGCHLD
+)
+
+
+def child_exec(argv):
+    """The child, after clone(): its setup, then it becomes the command."""
+    libns.mount(None, "/", None, libns.MS_REC | libns.MS_PRIVATE)
+    libns.mount("none", "/tmp", "tmpfs", 0, "")
+    libns.sethostname("custom_hostname")
+    libns.mount("proc", "/proc", "proc", libns.MS_NOSUID | libns.MS_NODEV | libns.MS_NOEXEC, "")
+    libns.execvp(argv)
+
 
 if __name__ == "__main__":
-    libns.main(clone_flags, child, __doc__)
+    argv = libns.command_line(__doc__)
+    child_stack = libns.map_stack()
+    pid = libns.clone(child_exec, child_stack, clone_flags, argv)
+    status = libns.waitpid(pid)
+    libns.exit(status)

@@ -10,9 +10,11 @@ import socket
 import struct
 
 import libns
-import net
 
-clone_flags = net.clone_flags
+clone_flags = (
+    libns.CLONE_NEWNET |
+    libns.SIGCHLD
+)
 
 # <linux/sockios.h> and <net/if.h>
 SIOCGIFFLAGS = 0x8913
@@ -22,15 +24,19 @@ IFF_UP = 0x1
 IFREQ_FLAGS = "16sh"
 
 
-def child():
-    """The net stage's setup, then lo brought up."""
-    net.child()
+def child_exec(argv):
+    """The child, after clone(): lo brought up, then it becomes the command."""
     # The socket belongs to the namespace it is made in: the child's.
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as any_socket:
         request = struct.pack(IFREQ_FLAGS, b"lo", 0)
         _, flags = struct.unpack(IFREQ_FLAGS, fcntl.ioctl(any_socket, SIOCGIFFLAGS, request))
         fcntl.ioctl(any_socket, SIOCSIFFLAGS, struct.pack(IFREQ_FLAGS, b"lo", flags | IFF_UP))
+    libns.execvp(argv)
 
 
 if __name__ == "__main__":
-    libns.main(clone_flags, child, __doc__)
+    argv = libns.command_line(__doc__)
+    child_stack = libns.map_stack()
+    pid = libns.clone(child_exec, child_stack, clone_flags, argv)
+    status = libns.waitpid(pid)
+    libns.exit(status)

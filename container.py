@@ -204,7 +204,7 @@ def main():
     pid = libns.clone(child_exec, child_stack, clone_flags, argv)
     if with_terminal:
         init_end.close()
-        status = terminal.relay(tool_end, lambda on_signal: libns.waitpid(pid, on_signal=on_signal))
+        status = terminal.relay(tool_end, lambda resize: libns.waitpid(pid, on_signal=resize))
     else:
         status = libns.waitpid(pid)
     libns.exit(status)

@@ -1,200 +1,14 @@
-"""Helpers shared by the tests: run a stage, look at its child from outside.
-
-Nothing here imitates the kernel.  Every test starts real children in real
-namespaces and compares what it sees with the host.
-"""
-import contextlib
+"""Fixtures and hooks of the tests; the helpers they share are in helpers.py."""
 import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-# Each stage, and the namespaces its child does not share with the host.
-STAGES = {
-    "base.py": set(),
-    "net.py": {"net"},
-    "net_mount.py": {"net", "mnt"},
-    "net_mount_uts.py": {"net", "mnt", "uts"},
-    "net_mount_uts_ipc.py": {"net", "mnt", "uts", "ipc"},
-    "net_mount_uts_ipc_pid.py": {"net", "mnt", "uts", "ipc", "pid"},
-    "net_mount_uts_ipc_pid_user.py": {"net", "mnt", "uts", "ipc", "pid", "user"},
-}
-# The tutorial stops at the pid stage: the user stage has no C twin.
-C_TWIN = {
-    "base.py": "base",
-    "net.py": "net",
-    "net_mount.py": "net_mount",
-    "net_mount_uts.py": "net_mount_utc",
-    "net_mount_uts_ipc.py": "net_mount_utc_ipc",
-    "net_mount_uts_ipc_pid.py": "net_mount_utc_ipc_pid",
-}
-NAMESPACE_STAGES = [stage for stage, new in STAGES.items() if new]
-NAMESPACE_TYPES = ["net", "mnt", "uts", "ipc", "pid", "user", "cgroup", "time"]
-TIMEOUT = 60  # seconds; only a guard against a hang, never a speed limit
-CAP_SYS_ADMIN = 21
-
-
-def stage_env(**changes):
-    """The tests' environment for a stage, with PYTHONUNBUFFERED unset.
-
-    An environment that sets it would hide output printed twice or lost:
-    the tool must flush Python's buffers itself around clone() and exec.
-    """
-    env = dict(os.environ)
-    env.pop("PYTHONUNBUFFERED", None)
-    env.update(changes)
-    return env
-
-
-def run_stage(stage, *command, text=True, env=None, **kwargs):
-    """Run `python3 STAGE COMMAND...` to the end; return the CompletedProcess."""
-    return subprocess.run([sys.executable, str(ROOT / stage), *command],
-                          capture_output=True, text=text, env=env or stage_env(),
-                          timeout=TIMEOUT, **kwargs)
-
-
-def run_python(code, timeout=TIMEOUT):
-    """Run a Python snippet that imports libns; return the CompletedProcess."""
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=stage_env(PYTHONPATH=str(ROOT)), timeout=timeout)
-
-
-def namespace_ids(pid="self"):
-    """{'net': 'net:[4026531840]', ...}: the namespaces a process is in."""
-    return {kind: os.readlink(f"/proc/{pid}/ns/{kind}")
-            for kind in NAMESPACE_TYPES if os.path.exists(f"/proc/self/ns/{kind}")}
-
-
-def children_of(pid):
-    """The pids of a process's children, from /proc/PID/task/PID/children."""
-    with open(f"/proc/{pid}/task/{pid}/children") as children:
-        return [int(child) for child in children.read().split()]
-
-
-def comm_of(pid):
-    with open(f"/proc/{pid}/comm") as comm:
-        return comm.read().strip()
-
-
-def is_alive(pid):
-    """True while `pid` exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def wait_until(predicate, what):
-    """Poll `predicate` until it holds; fail after TIMEOUT seconds."""
-    deadline = time.monotonic() + TIMEOUT
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting until {what}")
-        time.sleep(0.01)
-
-
-# A command that says when it is ready, then opens nothing and waits on stdin.
-# (`cat` would do, but it briefly holds a locale file open at start-up.)
-WAITER = (sys.executable, "-c", "import sys; print('ready', flush=True); sys.stdin.read()")
-
-
-@contextlib.contextmanager
-def running_stage(stage, *command, ready_as=None):
-    """Start a stage running `command` (default: WAITER, which waits on stdin).
-
-    Yields (tool, child_pid) once the child has exec'd the command (or, with
-    `ready_as`, once its process name is that), so that a test can look at
-    the child from outside.  Leaving the block closes the command's stdin
-    and waits for the tool.
-    """
-    tool = subprocess.Popen([sys.executable, str(ROOT / stage), *(command or WAITER)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=stage_env())
-    try:
-        if command:
-            name = (ready_as or os.path.basename(command[0]))[:15]
-            wait_until(lambda: [comm_of(child) for child in children_of(tool.pid)] == [name],
-                       f"{stage} runs {name}")
-        else:
-            assert tool.stdout.readline() == b"ready\n"
-        [child] = children_of(tool.pid)
-        yield tool, child
-    finally:
-        tool.stdin.close()
-        try:
-            tool.wait(timeout=TIMEOUT)
-        finally:
-            if tool.poll() is None:
-                tool.kill()
-                tool.wait()
-            tool.stdout.close()
-            tool.stderr.close()
-
-
-def processes_with(marker):
-    """Pids of live processes whose command line contains `marker`."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-                if marker.encode() in cmdline.read() and is_alive(pid):
-                    found.append(int(pid))
-        except OSError:
-            pass
-    return found
-
-
-def host_namespaces():
-    """Every distinct namespace some process on the host is in."""
-    found = set()
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            kinds = os.listdir(f"/proc/{pid}/ns")
-            found.update(os.readlink(f"/proc/{pid}/ns/{kind}") for kind in kinds)
-        except OSError:
-            pass
-    return found
-
-
-def mount_table(pid="self"):
-    """The mounts of a process as (mount point, fs type, source), in mount order."""
-    with open(f"/proc/{pid}/mountinfo") as mountinfo:
-        mounts = []
-        for line in mountinfo:
-            fields = line.split()
-            separator = fields.index("-")
-            mounts.append((fields[4], fields[separator + 1], fields[separator + 2]))
-        return mounts
-
-
-def interfaces(net_dev_text):
-    """Interface names from the text of /proc/net/dev."""
-    return [line.split(":")[0].strip() for line in net_dev_text.splitlines()[2:]]
-
-
-def read(path):
-    with open(path) as file:
-        return file.read()
-
-
-def host_state():
-    """What no stage may change: hostname, mounts, /proc, IPC, interfaces."""
-    return {
-        "hostname": read("/proc/sys/kernel/hostname"),
-        "mounts": sorted(mount_table()),
-        "proc": os.stat("/proc/self").st_dev,
-        "ipc": [read(f"/proc/sysvipc/{kind}") for kind in ("msg", "sem", "shm")],
-        "interfaces": interfaces(read("/proc/net/dev")),
-    }
+from helpers import CAP_SYS_ADMIN, C_TWIN, ROOT, TIMEOUT, host_state, read
 
 
 @pytest.fixture(scope="session")
@@ -213,13 +27,6 @@ def c_programs(tmp_path_factory):
     return built
 
 
-# Tests of ordinary users run the tool as nobody.  Nobody cannot read a
-# checkout under /root, nor an interpreter there (pyenv's), so the scripts are
-# copied to a world-readable folder and the interpreter's installation is
-# bind-mounted beside them, in a throwaway mount namespace of the test.
-NOBODY = 65534
-
-
 @pytest.fixture(scope="session")
 def world_readable_copy():
     """A folder nobody can read: the stage scripts, and a mount point for Python."""
@@ -232,29 +39,6 @@ def world_readable_copy():
     (folder / "python").mkdir()
     yield folder
     shutil.rmtree(folder)
-
-
-def as_nobody(folder, stage, *command, before=""):
-    """The argv that runs STAGE COMMAND as uid/gid 65534; `before` runs first, as root.
-
-    An interpreter built with --enable-shared (pyenv's often are) finds its
-    libpython by an absolute path under /root: LD_LIBRARY_PATH points it to
-    the bind mount instead.
-    """
-    interpreter = os.path.relpath(os.path.realpath(sys.executable), sys.base_prefix)
-    script = f"""
-        mount --bind '{sys.base_prefix}' '{folder}/python' || exit 90
-        {before}
-        LD_LIBRARY_PATH='{folder}/python/lib' exec setpriv --reuid={NOBODY} --regid={NOBODY} \\
-            --clear-groups '{folder}/python/{interpreter}' '{folder}/{stage}' "$@"
-    """
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *command]
-
-
-def run_as_nobody(folder, stage, *command, before=""):
-    """Run STAGE COMMAND as uid/gid 65534 to the end; the CompletedProcess."""
-    return subprocess.run(as_nobody(folder, stage, *command, before=before),
-                          capture_output=True, text=True, env=stage_env(), timeout=TIMEOUT)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, TIMEOUT, stage_env
+from helpers import ROOT, TIMEOUT, stage_env
 
 CTRL_C, CTRL_Z, CTRL_BACKSLASH = b"\x03", b"\x1a", b"\x1c"
 

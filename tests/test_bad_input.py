@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from conftest import ROOT, STAGES, TIMEOUT, run_python, run_stage, stage_env
+from helpers import ROOT, STAGES, TIMEOUT, run_python, run_stage, stage_env
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, STAGES, stage_env
+from helpers import ROOT, STAGES, stage_env
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
@@ -45,9 +45,8 @@ def test_quick_table_prints_each_section():
     lines = result.stdout.splitlines()
     assert lines[2].split() == ["start-up,", "ms", "median", "min", "max", "ratio"]
     first_words = [line.split("  ")[0] for line in lines]
-    for stage in STAGES:
-        if "user" not in STAGES[stage]:
-            assert stage in first_words
+    assert [stage for stage in STAGES if stage in first_words] == [
+        stage for stage in STAGES if "user" not in STAGES[stage]]
     assert "what a namespace adds to clone(), ms" in first_words
     assert "pid stages side by side" in first_words
     assert re.fullmatch(r"peak memory of a waiting parent: \d+ KiB", lines[-1])

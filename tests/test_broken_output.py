@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, STAGES, TIMEOUT, stage_env
+from helpers import ROOT, STAGES, TIMEOUT, stage_env
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 

@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from conftest import STAGES, read, run_python, running_stage
+from helpers import STAGES, read, run_python, running_stage
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 

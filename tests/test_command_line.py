@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, STAGES, run_python, run_stage, stage_env
+from helpers import ROOT, STAGES, run_python, run_stage, stage_env
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
@@ -89,5 +89,6 @@ def test_every_python_file_compiles_without_a_warning():
     for path in sorted(ROOT.rglob("*.py")):
         result = subprocess.run([sys.executable, "-W", "error", "-c",
                                  "import pathlib, sys; path = pathlib.Path(sys.argv[1]);"
-                                 " compile(path.read_text(), str(path), 'exec')", str(path)], capture_output=True, text=True)
+                                 " compile(path.read_text(), str(path), 'exec')", str(path)],
+                                capture_output=True, text=True)
         assert (path.name, result.stderr) == (path.name, "")

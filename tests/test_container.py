@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from conftest import (NAMESPACE_TYPES, ROOT, TIMEOUT, as_nobody, namespace_ids, processes_with,
-                      read, run_as_nobody, stage_env, wait_until)
+from helpers import (NAMESPACE_TYPES, ROOT, TIMEOUT, as_nobody, namespace_ids, processes_with,
+                     read, run_as_nobody, run_with_proc_sys_hidden, stage_env, wait_until)
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
@@ -101,14 +101,18 @@ def test_orphans_are_reaped(as_user):
     assert (result.returncode, [state for state in states if state.startswith("Z")]) == (0, [])
 
 
-@pytest.mark.parametrize("user", ["root", "nobody"])
-def test_sigterm_to_the_tool_ends_a_sleep_inside(user, world_readable_copy):
+@pytest.fixture(params=["root", "nobody"])
+def container_argv(request, world_readable_copy):
+    """container.py's argv with a command, as root, then as an ordinary user."""
+    if request.param == "root":
+        return lambda *command: [sys.executable, str(ROOT / "container.py"), *command]
+    return lambda *command: as_nobody(world_readable_copy, "container.py", *command)
+
+
+def test_sigterm_to_the_tool_ends_a_sleep_inside(container_argv):
     marker = f"1000.{random.randrange(1 << 32)}"
-    if user == "root":
-        argv = [sys.executable, str(ROOT / "container.py"), "sleep", marker]
-    else:
-        argv = as_nobody(world_readable_copy, "container.py", "sleep", marker)
-    tool = subprocess.Popen(argv, env=stage_env(), stderr=subprocess.PIPE)
+    tool = subprocess.Popen(container_argv("sleep", marker), env=stage_env(),
+                            stderr=subprocess.PIPE)
     wait_until(lambda: any(read(f"/proc/{pid}/comm") == "sleep\n"
                            for pid in processes_with(marker)), "sleep runs inside")
     # As nobody too, tool.pid is the tool: unshare, sh and setpriv exec it.
@@ -150,22 +154,20 @@ def test_rootfs_without_a_command_runs_its_sh(tiny_rootfs):
     assert (result.returncode, result.stdout) == (0, "2 from the image\n")
 
 
-@pytest.mark.parametrize("problem, message", [
-    ("missing", "No such file or directory"),
-    ("a file", "Not a directory"),
-    ("no /bin/sh", "no /bin/sh to run; name a command"),
-    ("no /proc", "no /proc directory to mount on"),
-])
-def test_bad_rootfs_is_refused_before_anything_starts(problem, message, tiny_rootfs):
-    rootfs = tiny_rootfs
-    if problem == "missing":
-        rootfs = tiny_rootfs / "missing"
-    elif problem == "a file":
-        rootfs = tiny_rootfs / "bin" / "sh"
-    elif problem == "no /bin/sh":
-        (tiny_rootfs / "bin" / "sh").unlink()
-    else:
-        (tiny_rootfs / "proc").rmdir()
+def without(path):
+    """Remove `path` (a file or an empty directory) from a rootfs; the rootfs."""
+    (path.unlink if path.is_file() else path.rmdir)()
+    return path.parent if path.parent.name != "bin" else path.parent.parent
+
+
+@pytest.mark.parametrize("make_problem, message", [
+    (lambda rootfs: rootfs / "missing", "No such file or directory"),
+    (lambda rootfs: rootfs / "bin" / "sh", "Not a directory"),
+    (lambda rootfs: without(rootfs / "bin" / "sh"), "no /bin/sh to run; name a command"),
+    (lambda rootfs: without(rootfs / "proc"), "no /proc directory to mount on"),
+], ids=["missing", "a file", "no /bin/sh", "no /proc"])
+def test_bad_rootfs_is_refused_before_anything_starts(make_problem, message, tiny_rootfs):
+    rootfs = make_problem(tiny_rootfs)
     before = sorted(os.listdir(tiny_rootfs))
     result = run_container("--rootfs", str(rootfs))
     assert (result.returncode, result.stdout) == (125, "")
@@ -176,14 +178,9 @@ def test_bad_rootfs_is_refused_before_anything_starts(problem, message, tiny_roo
 def test_setup_failing_halfway_leaves_nothing(tiny_rootfs):
     # The kernel refuses a fresh proc in a user namespace while parts of
     # /proc are hidden: container.py fails after its first mounts.
-    script = f"""
-        mount -t tmpfs hide /proc/sys || exit 90
-        exec unshare --user --map-root-user --mount {sys.executable} \\
-            {ROOT / 'container.py'} --rootfs {tiny_rootfs} sh -c 'echo the command ran'
-    """
     before = sorted(p.name for p in tiny_rootfs.rglob("*"))
-    result = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
-                            capture_output=True, text=True, env=stage_env(), timeout=TIMEOUT)
+    result = run_with_proc_sys_hidden(sys.executable, ROOT / "container.py", "--rootfs",
+                                      tiny_rootfs, "sh", "-c", "echo the command ran")
     assert (result.returncode, result.stdout) == (125, "")
     assert result.stderr == (f"container.py: mount proc on {tiny_rootfs}/proc:"
                              " Operation not permitted\n")

@@ -7,8 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import (C_TWIN, TIMEOUT, interfaces, namespace_ids, read, run_stage,
-                      stage_env)
+from helpers import (C_TWIN, TIMEOUT, interfaces, namespace_ids, read, run_stage, stage_env)
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TIMEOUT, read, stage_env
+from helpers import ROOT, TIMEOUT, read, stage_env
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 

@@ -3,7 +3,7 @@ import signal
 
 import pytest
 
-from conftest import STAGES, run_stage
+from helpers import STAGES, run_stage
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 

@@ -8,12 +8,11 @@ import time
 
 import pytest
 
-from conftest import (ROOT, STAGES, TIMEOUT, host_namespaces, processes_with, run_stage,
-                      stage_env, wait_until)
+from helpers import (PID_STAGE, ROOT, STAGES, TIMEOUT, host_namespaces, processes_with, run_stage,
+                     stage_env, wait_until)
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
-PID_STAGE = "net_mount_uts_ipc_pid.py"
 
 
 @pytest.mark.parametrize("signum, shell_status", [(signal.SIGKILL, 137), (signal.SIGSEGV, 139),

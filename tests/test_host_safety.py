@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, STAGES, TIMEOUT, stage_env
+from helpers import PID_STAGE, ROOT, STAGES, TIMEOUT, run_with_proc_sys_hidden, stage_env
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
@@ -24,13 +24,7 @@ def test_setup_failing_halfway_never_runs_the_command():
     # current one are hidden by mounts it cannot remove, as Docker's masked
     # /proc paths are.  Build that in a throwaway mount namespace: the pid
     # stage's tmpfs mount succeeds, then its proc mount is refused.
-    script = f"""
-        mount -t tmpfs hide /proc/sys || exit 90
-        exec unshare --user --map-root-user --mount {sys.executable} \
-            {ROOT / 'net_mount_uts_ipc_pid.py'} echo the command ran
-    """
-    result = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
-                            capture_output=True, text=True, env=stage_env(), timeout=TIMEOUT)
+    result = run_with_proc_sys_hidden(sys.executable, ROOT / PID_STAGE, "echo", "the command ran")
     assert (result.returncode, result.stdout) == (125, "")
     assert result.stderr == ("net_mount_uts_ipc_pid.py: mount proc on /proc:"
                              " Operation not permitted\n")

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from conftest import (NAMESPACE_STAGES, ROOT, STAGES, TIMEOUT, interfaces, mount_table,
-                      namespace_ids, read, run_stage, running_stage)
+from helpers import (NAMESPACE_STAGES, ROOT, STAGES, TIMEOUT, interfaces, mount_table,
+                     namespace_ids, read, run_stage, running_stage)
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
@@ -43,7 +43,7 @@ def test_ip_link_shows_lo_down_in_net_stage():
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_tmp_is_a_fresh_tmpfs_in_mount_stages(stage, tmp_path):
+def test_tmp_is_a_fresh_tmpfs_in_mount_stages_only(stage, tmp_path):
     host_file = tmp_path / "host-file"
     host_file.write_text("on the host")
     inside = run_stage(stage, "sh", "-c", "cat /proc/self/mountinfo; echo ===; ls -A /tmp;"
@@ -54,22 +54,23 @@ def test_tmp_is_a_fresh_tmpfs_in_mount_stages(stage, tmp_path):
                   if line.split()[4] == "/tmp"]
     host_tmp_mounts = [(fstype, source) for point, fstype, source in mount_table()
                        if point == "/tmp"]
-    if "mnt" in STAGES[stage]:
-        assert tmp_mounts == host_tmp_mounts + [("tmpfs", "none")]
-        assert (listing, seen) == ("", "")
-    else:
-        assert tmp_mounts == host_tmp_mounts
-        assert seen == "on the host"
+    fresh = "mnt" in STAGES[stage]
+    assert tmp_mounts == host_tmp_mounts + [("tmpfs", "none")] * fresh
+    assert seen == ("" if fresh else "on the host")
 
 
-@pytest.mark.parametrize("stage", [s for s in NAMESPACE_STAGES if "mnt" in STAGES[s]])
-def test_mount_stage_seen_from_outside(stage):
+TMP = ("/tmp", "tmpfs", "none")
+PROC = ("/proc", "proc", "proc")
+
+
+@pytest.mark.parametrize("stage, added", [
+    ("net_mount.py", [TMP]), ("net_mount_uts.py", [TMP]), ("net_mount_uts_ipc.py", [TMP]),
+    ("net_mount_uts_ipc_pid.py", [TMP, PROC]), ("net_mount_uts_ipc_pid_user.py", [TMP, PROC]),
+])
+def test_mount_stage_seen_from_outside(stage, added):
     host_mounts = mount_table()
     with running_stage(stage) as (_, child):
         child_mounts = mount_table(child)
-    added = [("/tmp", "tmpfs", "none")]
-    if "pid" in STAGES[stage]:
-        added.append(("/proc", "proc", "proc"))
     assert sorted(child_mounts) == sorted(host_mounts + added)
 
 
@@ -155,7 +156,4 @@ def test_ps_auxf_in_pid_stage_lists_only_itself():
 def test_pid_inside(stage):
     inside = run_stage(stage, "sh", "-c", "echo $$")
     assert inside.returncode == 0, inside.stderr
-    if "pid" in STAGES[stage]:
-        assert inside.stdout == "1\n"
-    else:
-        assert int(inside.stdout) > 1
+    assert (int(inside.stdout) == 1) == ("pid" in STAGES[stage])

@@ -12,12 +12,11 @@ import textwrap
 
 import pytest
 
-from conftest import (ROOT, TIMEOUT, host_namespaces, mount_table, processes_with, run_python,
-                      stage_env, wait_until)
+from helpers import (PID_STAGE, ROOT, TIMEOUT, host_namespaces, mount_table, processes_with,
+                     run_python, stage_env, wait_until)
 
 pytestmark = [pytest.mark.load, pytest.mark.usefixtures("namespaces_work")]
 
-PID_STAGE = "net_mount_uts_ipc_pid.py"
 
 
 def test_a_thousand_runs_in_one_long_lived_parent_leak_nothing():

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from conftest import (NAMESPACE_TYPES, NOBODY, ROOT, STAGES, TIMEOUT, interfaces, read,
-                      run_as_nobody, stage_env)
+from helpers import (NAMESPACE_STAGES, NAMESPACE_TYPES, NOBODY, ROOT, STAGES, TIMEOUT, interfaces,
+                     read, run_as_nobody, stage_env)
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
@@ -23,28 +23,36 @@ LOOK_AROUND = ("id -u; hostname; cat /proc/net/dev; echo ===; echo $$; stat -f -
                f" for kind in {' '.join(NAMESPACE_TYPES)}; do readlink /proc/self/ns/$kind; done")
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_every_stage_isolates_for_an_ordinary_user_as_for_root(stage, world_readable_copy,
-                                                               host_queue):
+def look_around_as_nobody(folder, stage):
+    """(namespaces made, uid, hostname, interfaces, pid, /tmp's fs type, queues, uid map)."""
     # The outer shell prints its own namespaces first: the baseline to differ from.
     show_namespaces = (f"for kind in {' '.join(NAMESPACE_TYPES)};"
                        " do readlink /proc/self/ns/$kind; done; echo ===")
-    result = run_as_nobody(world_readable_copy, stage, "sh", "-c", LOOK_AROUND,
-                           before=show_namespaces)
+    result = run_as_nobody(folder, stage, "sh", "-c", LOOK_AROUND, before=show_namespaces)
     assert (result.returncode, result.stderr) == (0, "")
     outside, identity, facts, inside = result.stdout.split("===\n")
     uid, hostname, net_dev = identity.split("\n", 2)
     pid, tmp_fstype, queue_count, uid_map = facts.split(None, 3)
     new = {kind for kind, mine, theirs in zip(NAMESPACE_TYPES, inside.split(), outside.split())
            if mine != theirs}
-    if not STAGES[stage]:
-        # base.py creates no namespace, so needs no user namespace either.
-        assert (new, uid) == (set(), str(NOBODY))
-        return
+    return new, uid, hostname, interfaces(net_dev), pid, tmp_fstype, queue_count, uid_map
+
+
+def test_base_stage_as_an_ordinary_user_makes_no_namespace(world_readable_copy):
+    # base.py creates no namespace, so needs no user namespace either.
+    new, uid, *_ = look_around_as_nobody(world_readable_copy, "base.py")
+    assert (new, uid) == (set(), str(NOBODY))
+
+
+@pytest.mark.parametrize("stage", NAMESPACE_STAGES)
+def test_every_stage_isolates_for_an_ordinary_user_as_for_root(stage, world_readable_copy,
+                                                               host_queue):
+    (new, uid, hostname, interfaces_inside, pid, tmp_fstype, queue_count,
+     uid_map) = look_around_as_nobody(world_readable_copy, stage)
     assert new == STAGES[stage] | {"user"}
     assert uid == "0"
     assert uid_map.split() == ["0", str(NOBODY), "1"]
-    assert interfaces(net_dev) == ["lo"]
+    assert interfaces_inside == ["lo"]
     host_tmp_fstype = subprocess.run(["stat", "-f", "-c", "%T", "/tmp"], capture_output=True,
                                      text=True, check=True).stdout.strip()
     host_queue_count = str(len(read("/proc/sysvipc/msg").splitlines()) - 1)

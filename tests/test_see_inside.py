@@ -7,12 +7,11 @@ import sys
 
 import pytest
 
-from conftest import (ROOT, STAGES, TIMEOUT, as_nobody, interfaces, processes_with, read,
-                      run_as_nobody, run_stage, running_stage, stage_env, wait_until)
+from helpers import (PID_STAGE, ROOT, STAGES, TIMEOUT, as_nobody, interfaces, processes_with, read,
+                     run_as_nobody, run_stage, running_stage, stage_env, wait_until)
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
-PID_STAGE = "net_mount_uts_ipc_pid.py"
 # The process name of this interpreter, as /proc/PID/comm shows it.
 PYTHON_NAME = os.path.basename(sys.executable)[:15]
 

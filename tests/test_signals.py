@@ -5,12 +5,11 @@ import time
 
 import pytest
 
-from conftest import STAGES, TIMEOUT, is_alive, read, running_stage, wait_until
+from helpers import PID_STAGE, STAGES, TIMEOUT, is_alive, read, running_stage, wait_until
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
 NOT_PID_STAGES = [stage for stage in STAGES if "pid" not in STAGES[stage]]
-PID_STAGE = "net_mount_uts_ipc_pid.py"
 
 
 def catches(pid, signum):

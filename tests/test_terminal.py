@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, STAGES, TIMEOUT, as_nobody, comm_of, is_alive, stage_env, wait_until
+from helpers import ROOT, STAGES, TIMEOUT, as_nobody, comm_of, is_alive, stage_env, wait_until
 from terminal import CTRL_BACKSLASH, CTRL_C, CTRL_Z, Terminal
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")

@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from conftest import C_TWIN, ROOT, STAGES, TIMEOUT, run_stage, stage_env
+from helpers import (C_TWIN, PID_STAGE, ROOT, STAGES, TIMEOUT, run_stage, run_with_proc_sys_hidden,
+                     stage_env)
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
@@ -86,13 +87,7 @@ def test_trace_reads_like_c_and_marks_the_child():
 
 
 def test_trace_shows_a_failure_with_its_errno():
-    script = f"""
-        mount -t tmpfs hide /proc/sys || exit 90
-        exec unshare --user --map-root-user --mount {sys.executable} \\
-            {ROOT / 'net_mount_uts_ipc_pid.py'} -v true
-    """
-    result = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
-                            capture_output=True, text=True, env=stage_env(), timeout=TIMEOUT)
+    result = run_with_proc_sys_hidden(sys.executable, ROOT / PID_STAGE, "-v", "true")
     assert result.returncode == 125
     assert ('[child] mount("proc", "/proc", "proc", MS_NOSUID|MS_NODEV|MS_NOEXEC, "")'
             " = -1 EPERM (Operation not permitted)") in result.stderr.splitlines()

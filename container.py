@@ -158,13 +158,22 @@ def init(argv, pts=None):
 
 
 def rootfs_problem(rootfs, argv):
-    """Why `rootfs` cannot be the root of a container running `argv`; None if it can."""
-    if not os.path.isdir(rootfs):
-        return "No such file or directory" if not os.path.lexists(rootfs) else "Not a directory"
+    """Why `rootfs` cannot be the root of a container; None if it can.
+
+    `argv` is the command given, or None: then /bin/sh must be there.
+    """
+    if not rootfs:
+        return "an empty path names no directory"
+    if os.path.realpath(rootfs) == "/":
+        return "this is the host's own root; a container needs a root of its own"
+    try:
+        names = os.listdir(rootfs)
+    except OSError as error:
+        return error.strerror  # missing, not a directory, or not ours to read
     for name in ("proc", "dev", "tmp"):
-        if not os.path.isdir(f"{rootfs}/{name}"):
+        if name not in names or not os.path.isdir(f"{rootfs}/{name}"):
             return f"no /{name} directory to mount on"
-    if argv == DEFAULT_COMMAND and not os.path.lexists(f"{rootfs}/bin/sh"):
+    if argv is None and not os.path.lexists(f"{rootfs}/bin/sh"):
         return "no /bin/sh to run; name a command"
     return None
 
@@ -172,10 +181,11 @@ def rootfs_problem(rootfs, argv):
 def main():
     options = {"--rootfs": None, "--hostname": "container", "-t": False, "-T": False}
     options, argv = libns.parse_options(sys.argv[1:], __doc__, USAGE, options, NOTE)
-    argv = argv or DEFAULT_COMMAND
-    rootfs = options["--rootfs"] and os.path.abspath(options["--rootfs"])
+    rootfs = options["--rootfs"]
+    rootfs = rootfs and os.path.abspath(rootfs)
     # Refused before anything starts, so that nothing is left half made.
-    problem = rootfs and rootfs_problem(rootfs, argv)
+    problem = rootfs is not None and rootfs_problem(rootfs, argv or None)
+    argv = argv or DEFAULT_COMMAND
     if problem:
         libns.exit_with_message(f"--rootfs {rootfs}: {problem}", 125)
     if options["-t"] and not os.isatty(0):

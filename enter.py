@@ -6,15 +6,18 @@ it, join them.  setns(2) moves the caller into the namespace an open
 `docker exec`:
 
 - the user namespace first, when it differs: it is what gives an ordinary
-  user the right to join the others;
-- the mount namespace, then the process's root and working directory, both
-  opened before the move, as a later path lookup would find other files;
+  user the right to join the others; then we become its root (uid and gid
+  0 inside), as nsenter does;
+- the mount namespace, then the process's root (when it is not ours) and
+  working directory, both opened before the move, as a later path lookup
+  would find other files;
 - the PID and time namespaces apply only to children, so the command runs in
   a child, made by clone() as in the stages, and we wait for it.
 
 Try:    python3 net_mount_uts_ipc_pid.py sleep 1000 &
-        python3 namespaces.py $(pgrep -n sleep)    (its namespaces)
-        python3 enter.py $(pgrep -n sleep) ps -e   (what it sees)
+        python3 namespaces.py $(pgrep -P $! sleep)    (its namespaces)
+        python3 enter.py $(pgrep -P $! sleep) ps -e   (what it sees)
+        kill -KILL $!                                 (the tool, and sleep with it)
 You see: PID 1 is sleep, and ps is the only other process; hostname says
 custom_hostname; ip addr shows only lo.
 """
@@ -23,10 +26,12 @@ import sys
 
 import libns
 
+
 def open_namespaces(pid):
     """Open the target's namespaces that differ from ours, and its root and cwd.
 
     In the order setns(2) must join them: libns.SETNS_ORDER, as nsenter's.
+    The root is None when it is ours.
     """
     ours = libns.namespaces_of()
     namespaces = []
@@ -35,6 +40,9 @@ def open_namespaces(pid):
         if kind in ours and os.readlink(path) != ours[kind]:
             namespaces.append((os.open(path, os.O_RDONLY | os.O_CLOEXEC), path))
     root = os.open(f"/proc/{pid}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    if same_file(root, "/proc/self/root"):
+        os.close(root)
+        root = None
     cwd = os.open(f"/proc/{pid}/cwd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     return namespaces, root, cwd
 
@@ -45,11 +53,37 @@ def enter(pid):
     for fd, path in namespaces:
         libns.setns(fd, path)
         os.close(fd)
-    os.fchdir(root)
-    os.chroot(".")
+        if path.endswith("/user"):
+            become_root_inside()
+    # chroot(2) needs CAP_SYS_CHROOT: an ordinary user entering a process
+    # of their own with the same root has it nowhere, and needs no chroot.
+    if root is not None:
+        os.fchdir(root)
+        os.chroot(".")
+        os.close(root)
     os.fchdir(cwd)
-    os.close(root)
     os.close(cwd)
+
+
+def become_root_inside():
+    """After joining a user namespace: be its root, uid and gid 0, as nsenter(1) does.
+
+    setns(2) gives every capability in the new user namespace but keeps our
+    ids; root outside maps to nobody inside a rootless container.  Where
+    setgroups is denied (the stages' maps write "deny"), groups stay as they are.
+    """
+    try:
+        os.setgroups([])
+    except PermissionError:
+        pass
+    os.setgid(0)
+    os.setuid(0)
+
+
+def same_file(fd, path):
+    """True when the open directory `fd` and `path` are the same directory."""
+    ours, theirs = os.stat(path), os.fstat(fd)
+    return (ours.st_dev, ours.st_ino) == (theirs.st_dev, theirs.st_ino)
 
 
 def child_exec(argv):
@@ -68,7 +102,7 @@ if __name__ == "__main__":
                                             " /bin/sh) inside.")
     if not arguments or not arguments[0].isdigit():
         fail(f"the first argument must be a PID\n{libns.usage(usage)}")
-    pid, argv = arguments[0], arguments[1:] or libns.default_command()
+    pid, argv = str(int(arguments[0])), arguments[1:] or libns.default_command()
     if not os.path.exists(f"/proc/{pid}"):
         fail(f"no process with PID {pid}")
     try:

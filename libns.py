@@ -450,14 +450,17 @@ class _Handshake:
         os.close(self.armed_read)
         os.close(self.go_write)
         set_parent_death_signal(signal.SIGKILL)
+        # "Armed" carries the trace lines held so far: the parent prints them
+        # before its own next lines, in the order the calls happened.
+        held, _held_lines = _held_lines, None
         try:
-            os.write(self.armed_write, b"\0")
+            os.write(self.armed_write, "".join(line + "\n" for line in held).encode(
+                errors="surrogateescape") + b"\0")
             parent_said_go = os.read(self.go_read, 1) == b"\0"
         except BrokenPipeError:
             parent_said_go = False
         if not parent_said_go:
             os._exit(125)  # the parent is gone: nobody is left to report to
-        _release_trace()
         os.close(self.go_read)
         _error_pipe = self.armed_write
 
@@ -471,7 +474,15 @@ class _Handshake:
         os.close(self.armed_write)
         os.close(self.go_read)
         try:
-            if os.read(self.armed_read, 1) == b"\0":
+            armed = b""
+            while not armed.endswith(b"\0"):
+                data = os.read(self.armed_read, 4096)
+                if not data:
+                    break
+                armed += data
+            if armed.endswith(b"\0"):
+                for line in armed[:-1].decode(errors="surrogateescape").splitlines():
+                    _print_trace(line)
                 prepare_child()
                 os.write(self.go_write, b"\0")
             os.close(self.go_write)
@@ -1131,8 +1142,8 @@ def namespaces_of(pid="self"):
 # each call libns makes on stderr, with its result, from the parent and the
 # child, so that it can be read next to `strace -f` of the C programs.
 tracing = os.environ.get("LIBNS_TRACE", "") not in ("", "0")
-# Lines the child holds back until the parent's "go": by then the parent has
-# printed its own, so the trace reads in one order, not as the two raced.
+# Lines the child holds back until it tells the parent it is armed; the
+# parent prints them, so the trace reads in one order, not as the two raced.
 _held_lines = None
 
 
@@ -1146,14 +1157,6 @@ def _trace(call, result=None):
             _held_lines.append(line)
         else:
             _print_trace(line)
-
-
-def _release_trace():
-    """Print the lines the child held back, and stop holding."""
-    global _held_lines
-    held, _held_lines = _held_lines or [], None
-    for line in held:
-        _print_trace(line)
 
 
 def _print_trace(line):

@@ -165,7 +165,9 @@ def without(path):
     (lambda rootfs: rootfs / "bin" / "sh", "Not a directory"),
     (lambda rootfs: without(rootfs / "bin" / "sh"), "no /bin/sh to run; name a command"),
     (lambda rootfs: without(rootfs / "proc"), "no /proc directory to mount on"),
-], ids=["missing", "a file", "no /bin/sh", "no /proc"])
+    (lambda rootfs: "/", "this is the host's own root; a container needs a root of its own"),
+    (lambda rootfs: "", "an empty path names no directory"),
+], ids=["missing", "a file", "no /bin/sh", "no /proc", "the host's root", "empty"])
 def test_bad_rootfs_is_refused_before_anything_starts(make_problem, message, tiny_rootfs):
     rootfs = make_problem(tiny_rootfs)
     before = sorted(os.listdir(tiny_rootfs))
@@ -192,3 +194,18 @@ def test_unknown_option_and_missing_value_are_125():
     result = run_container("--bogus")
     assert (result.returncode, result.stderr.splitlines()[0]) == (125, (
         "container.py: unknown option '--bogus' (put -- before a command that starts with '-')"))
+
+
+def test_rootfs_without_sh_runs_a_named_command_or_says_it_is_not_found(tiny_rootfs):
+    (tiny_rootfs / "bin" / "sh").unlink()
+    result = run_container("--rootfs", str(tiny_rootfs), "/bin/sh", "-c", "true")
+    assert (result.returncode, result.stderr) == (
+        127, "container.py: execvp /bin/sh: No such file or directory\n")
+
+
+def test_rootfs_nobody_may_read_is_permission_denied(tiny_rootfs, world_readable_copy):
+    tiny_rootfs.chmod(0o700)
+    result = run_as_nobody(world_readable_copy, "container.py", "--rootfs", str(tiny_rootfs),
+                           "true")
+    assert (result.returncode, result.stderr) == (
+        125, f"container.py: --rootfs {tiny_rootfs}: Permission denied\n")

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from helpers import (PID_STAGE, ROOT, STAGES, TIMEOUT, as_nobody, interfaces, processes_with, read,
-                     run_as_nobody, run_stage, running_stage, stage_env, wait_until)
+from helpers import (NOBODY, PID_STAGE, ROOT, STAGES, TIMEOUT, as_nobody, interfaces,
+                     processes_with, read, run_as_nobody, run_stage, running_stage, stage_env, wait_until)
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
@@ -154,3 +154,37 @@ def test_ordinary_user_enters_their_own_rootless_container(world_readable_copy):
     finally:
         tool.kill()
         tool.wait()
+
+
+def test_ordinary_user_enters_their_own_process(world_readable_copy):
+    # The sh that `before` runs in becomes enter.py itself (sh, setpriv and
+    # Python exec each other): $$ is nobody's own process, in the host's
+    # namespaces and root, which enter.py needs neither setns nor chroot for.
+    result = run_as_nobody(world_readable_copy, "enter.py",
+                           before='cd /var/tmp; set -- $$ sh -c "id -u; pwd"')
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.split() == [str(NOBODY), "/var/tmp"]
+
+
+def test_root_enters_a_rootless_container_as_its_root_as_nsenter_does(world_readable_copy):
+    marker = f"1000.{os.getpid()}"
+    tool = subprocess.Popen(as_nobody(world_readable_copy, PID_STAGE, "sleep", marker),
+                            env=stage_env())
+    try:
+        wait_until(lambda: [pid for pid in processes_with(marker)
+                            if read(f"/proc/{pid}/comm") == "sleep\n"], "sleep runs inside")
+        [sleep] = [pid for pid in processes_with(marker) if read(f"/proc/{pid}/comm") == "sleep\n"]
+        ours = run_script("enter.py", str(sleep), "sh", "-c", "id -u; id -g")
+        theirs = subprocess.run(["nsenter", "--target", str(sleep), "--all", "sh", "-c",
+                                 "id -u; id -g"], capture_output=True, text=True,
+                                timeout=TIMEOUT)
+        assert (ours.returncode, ours.stderr) == (0, "")
+        assert ours.stdout.split() == theirs.stdout.split() == ["0", "0"]
+    finally:
+        tool.kill()
+        tool.wait()
+
+
+def test_enter_reads_a_pid_with_leading_zeros_as_a_number(running_pid_stage):
+    result = run_script("enter.py", f"000{running_pid_stage}", "hostname")
+    assert (result.returncode, result.stdout) == (0, "custom_hostname\n")

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from helpers import (C_TWIN, PID_STAGE, ROOT, STAGES, TIMEOUT, run_stage, run_with_proc_sys_hidden,
-                     stage_env)
+from helpers import (C_TWIN, PID_STAGE, ROOT, STAGES, TIMEOUT, run_as_nobody, run_stage,
+                     run_with_proc_sys_hidden, stage_env)
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
@@ -96,3 +96,21 @@ def test_trace_shows_a_failure_with_its_errno():
 @pytest.mark.parametrize("stage", STAGES)
 def test_no_trace_without_asking(stage):
     assert run_stage(stage, "true").stderr == ""
+
+
+def test_trace_as_an_ordinary_user_is_in_the_order_the_calls_happened(world_readable_copy):
+    # The child arms its death signal before the parent writes its id maps.
+    result = run_as_nobody(world_readable_copy, "net_mount_uts.py", "-v", "true")
+    calls = [line.split("(")[0] for line in result.stderr.splitlines()]
+    assert calls[calls.index("clone"):] == [
+        "clone", "munmap", "[child] prctl", "write", "write", "write", "[child] mount",
+        "[child] mount", "[child] sethostname", "[child] close_range", "[child] execvp",
+        "waitpid"]
+
+
+def test_bytes_that_are_not_utf8_show_as_strace_shows_them():
+    result = subprocess.run([sys.executable, str(ROOT / "net.py"), "-v", b"/no/such/\xff"],
+                            capture_output=True, env=stage_env(), timeout=TIMEOUT)
+    assert result.returncode == 127
+    assert b'[child] execvp("/no/such/\\xff", ["/no/such/\\xff"])\n' in result.stderr
+    assert result.stderr.endswith(b"net.py: execvp /no/such/\\xff: No such file or directory\n")

@@ -1036,11 +1036,11 @@ USER_NAMESPACE_SETTINGS = (
 )
 
 
-def user_namespace_refusal():
+def user_namespace_refusal(proc_sys="/proc/sys"):
     """Why this system refuses user namespaces, naming the setting; None if it does not."""
     for setting, refusing_value, meaning in USER_NAMESPACE_SETTINGS:
         try:
-            with open("/proc/sys/" + setting.replace(".", "/")) as value_file:
+            with open(f"{proc_sys}/{setting.replace('.', '/')}") as value_file:
                 value = value_file.read().strip()
         except OSError:
             continue

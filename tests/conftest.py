@@ -53,12 +53,46 @@ def visible_dir():
 
 
 @pytest.fixture
+def tiny_rootfs(visible_dir):
+    """A root file system with sh, cat, ls and sleep from the host and their libraries."""
+    root = visible_dir / "rootfs"
+    for name in ("bin", "proc", "dev", "tmp"):
+        (root / name).mkdir(parents=True)
+    for program in ("sh", "cat", "ls", "sleep"):
+        path = shutil.which(program)
+        shutil.copy(path, root / "bin" / program)
+        libraries = subprocess.run(["ldd", path], capture_output=True, text=True).stdout
+        for word in libraries.split():
+            if word.startswith("/") and os.path.exists(word):
+                (root / word[1:]).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(word, root / word[1:])
+    visible_dir.chmod(0o755)
+    return root
+
+
+@pytest.fixture
 def host_queue():
     """A System V message queue on the host, so that hiding it means something."""
     made = subprocess.run(["ipcmk", "-Q"], capture_output=True, text=True, check=True)
     queue_id = made.stdout.split()[-1]
     yield queue_id
     subprocess.run(["ipcrm", "-q", queue_id], check=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_terminal_on_stdin():
+    """Every tool a test starts reads /dev/null, never the terminal pytest runs in.
+
+    container.py takes a terminal on stdin for its own (-t), and would put
+    yours in raw mode; tests that want a terminal make one (terminal.py).
+    """
+    saved = os.dup(0)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    yield
+    os.dup2(saved, 0)
+    os.close(saved)
 
 
 @pytest.fixture(autouse=True)

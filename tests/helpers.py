@@ -112,7 +112,7 @@ WAITER = (sys.executable, "-c", "import sys; print('ready', flush=True); sys.std
 
 
 @contextlib.contextmanager
-def running_stage(stage, *command, ready_as=None):
+def running_stage(stage, *command, ready_as=None, pass_fds=()):
     """Start a stage running `command` (default: WAITER, which waits on stdin).
 
     Yields (tool, child_pid) once the child has exec'd the command (or, with
@@ -122,7 +122,7 @@ def running_stage(stage, *command, ready_as=None):
     """
     tool = subprocess.Popen([sys.executable, str(ROOT / stage), *(command or WAITER)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=stage_env())
+                            stderr=subprocess.PIPE, env=stage_env(), pass_fds=pass_fds)
     try:
         if command:
             name = (ready_as or os.path.basename(command[0]))[:15]

@@ -30,8 +30,12 @@ def test_quick_json_has_every_row():
     assert {"python3 -c pass", *stages} <= set(start_up)
     for row in start_up.values():
         assert 0 < row["min"] <= row["median"] <= row["max"]
-    for stage in stages[1:]:
-        assert start_up[stage]["ratio to floor"] > 0
+    floors = {stage: start_up["python3 -c pass"]["median"] + start_up[unshare]["median"]
+              for stage, unshare in zip(stages[1:], ["unshare -n", "unshare -nm", "unshare -nmu",
+                                                     "unshare -nmui",
+                                                     "unshare -nmuipf --mount-proc"])}
+    for stage, floor in floors.items():
+        assert start_up[stage]["ratio to floor"] == start_up[stage]["median"] / floor
     assert set(figures["namespace cost ms"]) == {
         "clone() + execvp(true), no namespace", "net", "mnt", "uts", "ipc", "pid", "user",
         "cgroup", "time"}

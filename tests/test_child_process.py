@@ -5,18 +5,19 @@ import textwrap
 
 import pytest
 
-from helpers import STAGES, read, run_python, running_stage
+from helpers import STAGES, libns, read, run_python, running_stage
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_only_stdin_stdout_stderr_reach_the_command(stage):
-    # An inheritable descriptor in the tool, as a careless caller would leave.
+    # A descriptor the caller left open reaches the tool (pass_fds): the
+    # child's close_range is what keeps it from the command.
     leaked_read, leaked_write = os.pipe()
-    os.set_inheritable(leaked_write, True)
     try:
-        with running_stage(stage) as (_, child):
+        with running_stage(stage, pass_fds=(leaked_write,)) as (tool, child):
+            assert str(leaked_write) in os.listdir(f"/proc/{tool.pid}/fd")
             assert sorted(os.listdir(f"/proc/{child}/fd"), key=int) == ["0", "1", "2"]
     finally:
         os.close(leaked_read)
@@ -88,7 +89,10 @@ def test_child_started_while_other_threads_are_busy_does_not_hang():
     # With the GIL released during clone(), or any bytecode before
     # PyOS_AfterFork_Child(), most of these children hang; TIMEOUT catches that.
     result = run_python(textwrap.dedent("""
-        import threading, libns
+        import sys, threading, libns
+        # Hand the GIL over as often as possible: a child that ran a single
+        # bytecode before PyOS_AfterFork_Child() would then hang every time.
+        sys.setswitchinterval(1e-6)
         stop = threading.Event()
         def busy():
             while not stop.is_set():
@@ -120,3 +124,58 @@ def test_spawn_in_a_loop_leaks_no_descriptor_or_mapping():
         print(before == counts())
     """))
     assert (result.stdout, result.stderr) == ("True\n", "")
+
+
+def test_the_child_s_stack_has_a_guard_page_below_it():
+    result = run_python(textwrap.dedent("""
+        import libns
+        stack = libns.map_stack()
+        def child_exec(argv):
+            with open("/proc/self/maps") as maps:
+                print(maps.read(), flush=True)
+            libns.execvp(argv)
+        libns.waitpid(libns.clone(child_exec, stack, 0, ["true"]))
+        print("stack", f"{stack:x}")
+    """))
+    *maps, stack_line = result.stdout.strip().splitlines()
+    stack = int(stack_line.split()[1], 16)
+    size, page = 8 * 1024 * 1024, os.sysconf("SC_PAGE_SIZE")
+    ranges = {line.split()[0]: line.split()[1] for line in maps if line}
+    assert ranges[f"{stack:x}-{stack + page:x}"] == "---p"
+    assert ranges[f"{stack + page:x}-{stack + size:x}"] == "rw-p"
+
+
+def test_run_gives_back_the_signal_mask_and_handlers_it_found():
+    result = run_python(textwrap.dedent("""
+        import signal, libns
+        def handler(signum, frame):
+            pass
+        signal.signal(signal.SIGUSR1, handler)
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2])
+        before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        libns.run(libns.CLONE_NEWUTS, None, ["true"])
+        print(signal.getsignal(signal.SIGUSR1) is handler,
+              signal.pthread_sigmask(signal.SIG_BLOCK, []) == before)
+    """))
+    assert (result.stdout, result.stderr) == ("True True\n", "")
+
+
+@pytest.mark.parametrize("settings, refusal", [
+    ({}, None),
+    ({"user/max_user_namespaces": "0"},
+     "user namespaces are disabled: sysctl user.max_user_namespaces is 0"),
+    ({"user/max_user_namespaces": "15000"}, None),
+    ({"kernel/unprivileged_userns_clone": "0"}, "Debian's switch for unprivileged user"
+     " namespaces is off: sysctl kernel.unprivileged_userns_clone is 0"),
+    ({"kernel/unprivileged_userns_clone": "1"}, None),
+    ({"kernel/apparmor_restrict_unprivileged_userns": "1"}, "AppArmor gives unprivileged user"
+     " namespaces no privilege (Ubuntu 24.04's default): sysctl"
+     " kernel.apparmor_restrict_unprivileged_userns is 1"),
+    ({"kernel/apparmor_restrict_unprivileged_userns": "0"}, None),
+])
+def test_user_namespace_refusal_names_the_setting_that_refuses(settings, refusal, tmp_path):
+    # Values read from files of the test's own, as /proc/sys would hold them.
+    for name, value in settings.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(value + "\n")
+    assert libns.user_namespace_refusal(str(tmp_path)) == refusal

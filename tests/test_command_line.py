@@ -92,3 +92,12 @@ def test_every_python_file_compiles_without_a_warning():
                                  " compile(path.read_text(), str(path), 'exec')", str(path)],
                                 capture_output=True, text=True)
         assert (path.name, result.stderr) == (path.name, "")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_no_command_runs_the_shell_that_shell_names(stage, visible_dir):
+    shell = visible_dir / "my-shell"
+    shell.write_text("#!/bin/sh\necho this is my shell\n")
+    shell.chmod(0o755)
+    result = run_stage(stage, env=stage_env(SHELL=str(shell)))
+    assert (result.returncode, result.stdout) == (0, "this is my shell\n")

@@ -46,3 +46,17 @@ def test_starting_file_still_misses_something(number):
 def test_bad_call_is_2(arguments, message):
     result = check(*arguments)
     assert (result.returncode, result.stderr) == (2, message)
+
+
+@pytest.mark.parametrize("attempt, rejected_by", [
+    ("pid_init_command_is_pid_3.py", "the command runs as PID 2, under an init as PID 1"),
+    ("pid_init_keeps_zombies.py", "orphans are reaped: no zombie is left"),
+    ("pid_init_passes_no_signal.py", "SIGTERM to the tool stops `sleep 1000` inside"),
+])
+def test_each_check_rejects_the_wrong_attempt_made_for_it_alone(attempt, rejected_by):
+    # A check that always said yes would pass these: each gets one thing wrong.
+    result = check("7", str(ROOT / "tests" / "wrong_attempts" / attempt))
+    missing = [line.split(None, 1)[1] for line in result.stdout.splitlines()
+               if line.startswith("  missing ")]
+    assert (result.returncode, result.stderr) == (1, "")
+    assert [line[:len(rejected_by)] for line in missing] == [rejected_by]

@@ -39,11 +39,16 @@ def test_tool_killed_at_random_moments_leaves_nothing_behind(stage):
     moments = random.Random(seed)
     marker = f"1000.{seed}"  # `sleep 1000.SEED`: a command line no one else has
     namespaces_before = host_namespaces()
+    # Kill before, during and after setup: anywhere in twice the time the
+    # stage takes, here and now, from its start to its command's end.
+    started = time.monotonic()
+    run_stage(stage, "true")
+    window = 2 * (time.monotonic() - started)
+    print(f"killing within {window * 1000:.0f} ms")
     for _ in range(100):
         tool = subprocess.Popen([sys.executable, str(ROOT / stage), "sleep", marker],
                                 env=stage_env(), stdout=subprocess.DEVNULL)
-        # Python starts in about 20 ms; kill it before, during and after setup.
-        time.sleep(moments.uniform(0, 0.06))
+        time.sleep(moments.uniform(0, window))
         tool.kill()
         tool.wait()
     wait_until(lambda: processes_with(marker) == [], "every child of a killed tool is gone")

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from helpers import (NOBODY, PID_STAGE, ROOT, STAGES, TIMEOUT, as_nobody, interfaces,
-                     processes_with, read, run_as_nobody, run_stage, running_stage, stage_env, wait_until)
+                     processes_with, read, run_as_nobody, run_stage, running_stage, stage_env,
+                     wait_until)
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
@@ -188,3 +189,16 @@ def test_root_enters_a_rootless_container_as_its_root_as_nsenter_does(world_read
 def test_enter_reads_a_pid_with_leading_zeros_as_a_number(running_pid_stage):
     result = run_script("enter.py", f"000{running_pid_stage}", "hostname")
     assert (result.returncode, result.stdout) == (0, "custom_hostname\n")
+
+
+def test_enter_takes_the_target_s_root_and_working_directory(tiny_rootfs):
+    # A target chrooted inside its own mount namespace, its cwd in there:
+    # only chroot(2) into its root, then fchdir to its cwd, show both.
+    (tiny_rootfs / "inner").mkdir()
+    (tiny_rootfs / "marker").write_text("only in the target's root\n")
+    with running_stage("net_mount.py", "chroot", str(tiny_rootfs), "/bin/sh", "-c",
+                       "cd /inner && exec /bin/sleep 1000", ready_as="sleep") as (_, child):
+        result = run_script("enter.py", str(child), "/bin/sh", "-c", "pwd; cat /marker")
+        os.kill(child, signal.SIGKILL)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == "/inner\nonly in the target's root\n"

@@ -4,14 +4,17 @@ Everything is measured in one run, side by side, so that the ratios are fair:
 
 - start-up: the bare interpreter (`python3 -c pass`), each stage running
   `true`, the stage's C twin from c/ (built with gcc when it is installed),
-  and util-linux `unshare` with the same flags.  The floor for a stage is
-  the bare interpreter plus unshare: the ratio says how close we come.
+  and util-linux `unshare` with the same flags, one run of each in turn.
+  The floor for a stage is the bare interpreter plus unshare: the ratio says
+  how close we come.  --python PATH measures another interpreter.
+- imports: what importing libns costs, module by module, as
+  `python3 -X importtime -c 'import libns'` shows it.
 - namespaces: what creating each type of namespace alone adds to a clone(),
   measured in this process over many runs.
 - load: N pid stages started side by side, for N = 1, 10, 100, and the peak
   memory of a parent waiting for its child.
 
-Usage: python3 bench.py [--quick] [--json]   (as root: stages need it)
+Usage: python3 bench.py [--quick] [--json] [--python PATH]   (as root: stages need it)
 Figures are medians in milliseconds.  Nothing here is a test: a busy machine
 gives slower figures, not failures.
 """
@@ -48,14 +51,19 @@ def summary(samples):
             "max": max(samples) * 1000}
 
 
-def time_command(command, runs, env):
-    """Start-to-exit time of `command`, `runs` times; it must succeed."""
-    samples = []
+def time_commands(commands, runs, env):
+    """{name: summary} of each command's start-to-exit time, `runs` times each.
+
+    Interleaved: one run of each in turn, so that a busy moment of the
+    machine slows all of them, not the one that happened to run then.
+    """
+    samples = {name: [] for name in commands}
     for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
-        samples.append(time.perf_counter() - started)
-    return summary(samples)
+        for name, command in commands.items():
+            started = time.perf_counter()
+            subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
+            samples[name].append(time.perf_counter() - started)
+    return {name: summary(times) for name, times in samples.items()}
 
 
 def build_c_programs(folder):
@@ -71,25 +79,46 @@ def build_c_programs(folder):
     return built
 
 
-def start_up(runs, env):
+def start_up(python, runs, env):
     """Rows of the start-up table, the floor first."""
-    python = sys.executable
-    rows = {"python3 -c pass": time_command([python, "-c", "pass"], runs, env)}
+    commands = {"python3 -c pass": [python, "-c", "pass"]}
     with tempfile.TemporaryDirectory() as folder:
         c_programs = build_c_programs(folder)
         for stage, (c_name, unshare_flags) in STAGES.items():
-            rows[stage] = time_command([python, str(HERE / stage), "true"], runs, env)
+            commands[stage] = [python, str(HERE / stage), "true"]
             if c_name in c_programs:
-                rows[f"c/{c_name}"] = time_command([c_programs[c_name], "true"], runs, env)
+                commands[f"c/{c_name}"] = [c_programs[c_name], "true"]
             if shutil.which("unshare"):
-                rows[" ".join(["unshare", *unshare_flags])] = time_command(
-                    ["unshare", *unshare_flags, "true"], runs, env)
+                commands[" ".join(["unshare", *unshare_flags])] = ["unshare", *unshare_flags,
+                                                                   "true"]
+        rows = time_commands(commands, runs, env)
     for stage, (_, unshare_flags) in STAGES.items():
         unshare = rows.get(" ".join(["unshare", *unshare_flags]))
         if unshare:
             floor = rows["python3 -c pass"]["median"] + unshare["median"]
             rows[stage]["ratio to floor"] = rows[stage]["median"] / floor
     return rows
+
+
+def import_costs(python, runs, env):
+    """{module: median ms} of what `import libns` costs, for libns and each module it imports.
+
+    From `-X importtime`, whose lines are "self us | cumulative us | name",
+    indented by depth: libns's own imports are the lines one level below it.
+    """
+    samples = {}
+    for _ in range(runs):
+        report = subprocess.run([python, "-X", "importtime", "-c", "import libns"], cwd=HERE,
+                                env=env, capture_output=True, text=True, check=True).stderr
+        lines = [line.split("|") for line in report.splitlines()[1:]]
+        end = next(index for index, (_, _, name) in enumerate(lines) if name.strip() == "libns")
+        start = end
+        while start > 0 and lines[start - 1][2].startswith("  "):
+            start -= 1
+        for _, cumulative, name in lines[start:end + 1]:
+            if name == " libns" or (name.startswith("   ") and not name.startswith("    ")):
+                samples.setdefault(name.strip(), []).append(int(cumulative) / 1000)
+    return {name: statistics.median(times) for name, times in samples.items()}
 
 
 def spawn_and_wait(clone_flags, runs, before_each=None):
@@ -136,12 +165,12 @@ def _in_forked_process(function):
     return float(text) if text else None
 
 
-def parallel(counts, env):
+def parallel(python, counts, env):
     """N pid stages at once: wall time for all, and runs per second."""
     rows = {}
     for count in counts:
         started = time.perf_counter()
-        tools = [subprocess.Popen([sys.executable, str(HERE / PID_STAGE), "true"], env=env)
+        tools = [subprocess.Popen([python, str(HERE / PID_STAGE), "true"], env=env)
                  for _ in range(count)]
         statuses = {tool.wait() for tool in tools}
         elapsed = time.perf_counter() - started
@@ -151,9 +180,9 @@ def parallel(counts, env):
     return rows
 
 
-def waiting_parent_peak_kib(env):
+def waiting_parent_peak_kib(python, env):
     """VmHWM of the tool while its child sleeps: the memory a running container costs us."""
-    tool = subprocess.Popen([sys.executable, str(HERE / PID_STAGE), "sleep", "0.5"], env=env)
+    tool = subprocess.Popen([python, str(HERE / PID_STAGE), "sleep", "0.5"], env=env)
     time.sleep(0.3)
     with open(f"/proc/{tool.pid}/status") as status:
         peak = int(next(line for line in status if line.startswith("VmHWM")).split()[1])
@@ -161,19 +190,24 @@ def waiting_parent_peak_kib(env):
     return peak
 
 
-def measure(quick):
-    # Without PYTHONDONTWRITEBYTECODE, as a user runs the stages: libns is
-    # then compiled once, not at every start.
+def measure(quick, python):
+    # With libns compiled for `python`, as every run but a checkout's first
+    # has it: with PYTHONDONTWRITEBYTECODE set (as here, and in many Docker
+    # images), Python would otherwise compile libns.py at every start.
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([python, "-m", "compileall", "-q", str(HERE / "libns.py")], check=True)
     runs = 3 if quick else 30
+    version = subprocess.run([python, "-c", "import platform; print(platform.python_version())"],
+                             capture_output=True, text=True, check=True).stdout.strip()
     return {
-        "machine": {"python": platform.python_version(), "kernel": platform.release(),
+        "machine": {"python": f"{version} ({python})", "kernel": platform.release(),
                     "cpus": os.cpu_count(), "processor": platform.machine()},
-        "start-up ms": start_up(runs, env),
+        "start-up ms": start_up(python, runs, env),
+        "import ms": import_costs(python, runs, env),
         "namespace cost ms": namespace_costs(5 if quick else 200),
-        "parallel pid stages": parallel([1, 10] if quick else [1, 10, 100], env),
-        "waiting parent peak KiB": waiting_parent_peak_kib(env),
+        "parallel pid stages": parallel(python, [1, 10] if quick else [1, 10, 100], env),
+        "waiting parent peak KiB": waiting_parent_peak_kib(python, env),
     }
 
 
@@ -186,6 +220,10 @@ def print_table(results):
         ratio = f"{row['ratio to floor']:7.2f}" if "ratio to floor" in row else ""
         print(f"{name:40} {row['median']:8.1f} {row['min']:8.1f} {row['max']:8.1f} {ratio}")
     print("(ratio: the stage against python3 -c pass plus unshare with the same flags)\n")
+    print(f"{'import libns, ms (cumulative)':40} {'median':>8}")
+    for name, cost in results["import ms"].items():
+        print(f"{name:40} {cost:8.2f}")
+    print()
     print(f"{'what a namespace adds to clone(), ms':40} {'median':>8}")
     for name, cost in results["namespace cost ms"].items():
         print(f"{name:40} {'n/a' if cost is None else format(cost, '8.2f'):>8}")
@@ -196,17 +234,20 @@ def print_table(results):
 
 
 def main():
+    usage = "[--quick] [--json] [--python PATH]"
     options, arguments = libns.parse_options(
-        sys.argv[1:], __doc__, "[--quick] [--json]", {"--quick": False, "--json": False},
-        note="  --quick  a few runs of each, for a smoke test\n"
-             "  --json   the figures as JSON, for machines")
+        sys.argv[1:], __doc__, usage,
+        {"--quick": False, "--json": False, "--python": sys.executable},
+        note="  --quick        a few runs of each, for a smoke test\n"
+             "  --json         the figures as JSON, for machines\n"
+             "  --python PATH  the interpreter to start the stages with (default: this one)")
     if arguments:
-        libns.exit_with_message(f"unexpected argument {arguments[0]!r}\n"
-                                f"{libns.usage('[--quick] [--json]')}", 125)
+        libns.exit_with_message(f"unexpected argument {arguments[0]!r}\n{libns.usage(usage)}",
+                                125)
     if os.geteuid() != 0:
         libns.exit_with_message("needs root: the stages and the C twins create namespaces"
                                 " (sudo python3 bench.py)", 125)
-    results = measure(options["--quick"])
+    results = measure(options["--quick"], options["--python"])
     if options["--json"]:
         print(json.dumps(results, indent=2))
     else:

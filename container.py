@@ -49,13 +49,56 @@ DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 BUILD_DIRECTORY = "/tmp"
 # Inside the container the host's $SHELL may not exist: /bin/sh, as Docker.
 DEFAULT_COMMAND = ["/bin/sh"]
-USAGE = "[-t|-T] [--rootfs DIR] [--hostname NAME] [--] [COMMAND [ARG...]]"
+# What root inside may still do, as `docker run` leaves it by default.  The
+# lists are Docker's own: its default capabilities ("Runtime privilege and
+# Linux capabilities", docs.docker.com/engine/containers/run/), and the calls
+# its default seccomp profile refuses ("Significant syscalls blocked by the
+# default profile", docs.docker.com/engine/security/seccomp/), with the new
+# mount API that profile does not allow either.
+DOCKER_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID",
+                       "SETUID", "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL",
+                       "AUDIT_WRITE")
+REFUSED_SYSCALLS = (
+    "acct", "add_key", "adjtimex", "bpf", "clock_adjtime", "clock_settime", "create_module",
+    "delete_module", "finit_module", "get_kernel_syms", "get_mempolicy", "init_module", "ioperm",
+    "iopl", "kcmp", "kexec_file_load", "kexec_load", "keyctl", "lookup_dcookie", "mbind", "mount",
+    "move_pages", "nfsservctl", "open_by_handle_at", "perf_event_open", "pivot_root",
+    "process_vm_readv", "process_vm_writev", "query_module", "quotactl", "reboot", "request_key",
+    "set_mempolicy", "setns", "settimeofday", "swapon", "swapoff", "sysfs", "_sysctl", "umount2",
+    "unshare", "uselib", "userfaultfd", "ustat", "syslog",
+    "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
+)
+# clone() may not make new namespaces inside; clone3's arguments are out of
+# a filter's reach, so it fails with ENOSYS and libc falls back to clone().
+REFUSED_CLONE_FLAGS = libns.ALL_NAMESPACES & ~libns.CLONE_NEWTIME
+ENOSYS_SYSCALLS = ("clone3",)
+# Files of /proc that tell about, or change, the whole machine: Docker's
+# masked paths (hidden behind /dev/null or an empty tmpfs) and read-only ones.
+MASKED_PATHS = ("/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug",
+                "/proc/acpi", "/proc/scsi")
+READ_ONLY_PATHS = ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs")
+
+# --userns: the ids outside that root's user namespace maps ids 0 to 65535 to.
+USERNS_RANGE = (100000, 100000, 65536)
+
+USAGE = ("[-t|-T] [--privileged] [--cap-add CAPS] [--cap-drop CAPS] [--userns] [--rootfs DIR]"
+         " [--volume HOST:CONTAINER[:ro]]... [--hostname NAME] [--] [COMMAND [ARG...]]")
 NOTE = """\
   -t               give the container a terminal of its own (default when stdin is one)
   -T               do not: the command writes straight to yours
+  --privileged     none of the confinement below, as docker run --privileged
+  --cap-add CAPS   keep these capabilities too (comma-separated, e.g. NET_ADMIN, or ALL)
+  --cap-drop CAPS  drop these from Docker's default list (or ALL)
+  --userns         as root: root inside is uid 100000 outside (as an ordinary user, always
+                   your own uid)
   --rootfs DIR     use the unpacked image in DIR as the root (default: the host's programs)
+  --volume HOST:CONTAINER[:ro]
+                   bind the host's HOST at CONTAINER inside, read-only with :ro (repeatable;
+                   docker run's -v, whose letter is the trace's here)
   --hostname NAME  the container's hostname (default: container)
-Without a command, container.py runs /bin/sh inside, as Docker runs an image's shell."""
+Without a command, container.py runs /bin/sh inside, as Docker runs an image's shell.
+Confinement, as docker run gives it: Docker's capabilities only, no_new_privs, a
+seccomp filter, masked and read-only paths in /proc, nodev mounts."""
 
 
 def make_default_root():
@@ -69,15 +112,21 @@ def make_default_root():
             os.symlink(os.readlink(host_path), path)
         elif os.path.isdir(host_path):
             os.mkdir(path)
-            libns.bind_mount(host_path, path, read_only=True)
+            # Read-only, submounts included (/etc/hosts under Docker is one):
+            # the container must not change the host's programs and settings.
+            libns.bind_mount(host_path, path, read_only=True, nodev=True)
     for name in ("proc", "dev", "tmp"):
         os.mkdir(f"{root}/{name}")
     return root
 
 
 def use_rootfs(rootfs):
-    """An unpacked image as the root: a bind mount of it, so that it is a mount point."""
-    libns.bind_mount(rootfs, rootfs)
+    """An unpacked image as the root: a bind mount of it, so that it is a mount point.
+
+    nodev: a device node in an image (or made inside with mknod) must not
+    open a device of the host, such as its disk.
+    """
+    libns.bind_mount(rootfs, rootfs, nodev=True)
     return rootfs
 
 
@@ -89,7 +138,8 @@ def make_dev(root):
     devpts instance is new, so the container's terminals are its own.
     """
     dev = f"{root}/dev"
-    libns.mount("tmpfs", dev, "tmpfs", libns.MS_NOSUID | libns.MS_NOEXEC, "mode=755")
+    libns.mount("tmpfs", dev, "tmpfs", libns.MS_NOSUID | libns.MS_NOEXEC | libns.MS_NODEV,
+                "mode=755")
     for name in DEVICES:
         if os.path.exists(f"/dev/{name}"):
             open(f"{dev}/{name}", "w").close()
@@ -103,6 +153,53 @@ def make_dev(root):
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{dev}/{name}")
+
+
+def hide_machine_paths(root):
+    """Docker's masked and read-only /proc paths, under the container's root.
+
+    /proc/kcore is the machine's memory, /proc/keys the kernel's keyrings,
+    /proc/sysrq-trigger reboots it and /proc/sys tunes it: none of them is
+    a namespace's.  Masked: /dev/null bound over a file, an empty read-only
+    tmpfs over a directory.  Read-only: bound on itself, then made read-only.
+    """
+    for path in MASKED_PATHS:
+        target = f"{root}{path}"
+        if os.path.isdir(target):
+            libns.mount("tmpfs", target, "tmpfs", libns.MS_RDONLY, "size=0")
+        elif os.path.exists(target):
+            libns.bind_mount("/dev/null", target)
+    for path in READ_ONLY_PATHS:
+        if os.path.exists(f"{root}{path}"):
+            libns.bind_mount(f"{root}{path}", f"{root}{path}", read_only=True)
+
+
+def confine(cap_add, cap_drop):
+    """Cut what root inside may do to the kernel, for PID 1 and all it starts.
+
+    Each layer stops a kind of escape on its own, as Docker's do:
+    capabilities, what root may do at all (load a module, set the clock,
+    open files by handle); no_new_privs, that no setuid program gets more;
+    the seccomp filter, the calls that reach kernel state no namespace
+    covers, whatever the capabilities.  See `python3 escapes.py`.
+    """
+    kept = set(DOCKER_CAPABILITIES)
+    kept = (set(libns.CAPABILITIES) if "ALL" in cap_add else kept | cap_add)
+    kept = set() if "ALL" in cap_drop else kept - cap_drop
+    libns.keep_only_capabilities(kept)
+    libns.set_no_new_privs()
+    libns.load_seccomp_filter(libns.seccomp_program(REFUSED_SYSCALLS, REFUSED_CLONE_FLAGS,
+                                                    ENOSYS_SYSCALLS))
+
+
+def capability_names(text):
+    """{'NET_ADMIN', ...} from --cap-add's text: comma-separated, CAP_ or not, any case."""
+    names = {name.strip().upper() for name in text.split(",") if name.strip()}
+    names = {name[len("CAP_"):] if name.startswith("CAP_") else name for name in names}
+    unknown = names - set(libns.CAPABILITIES) - {"ALL"}
+    if unknown:
+        libns.exit_with_message(f"no such capability: {', '.join(sorted(unknown))}", 125)
+    return names
 
 
 def switch_root(root):
@@ -171,6 +268,12 @@ def rootfs_problem(rootfs, argv):
     except OSError as error:
         return error.strerror  # missing, not a directory, or not ours to read
     for name in ("proc", "dev", "tmp"):
+        # A mount follows a symbolic link, and a link in an image may point
+        # anywhere on the host: tmp -> / would put the container's /tmp over
+        # the host's root, and then let it write there.
+        if os.path.islink(f"{rootfs}/{name}"):
+            return (f"/{name} is a symbolic link (to {os.readlink(f'{rootfs}/{name}')}):"
+                    " a mount on it would land outside the rootfs")
         if name not in names or not os.path.isdir(f"{rootfs}/{name}"):
             return f"no /{name} directory to mount on"
     if argv is None and not os.path.lexists(f"{rootfs}/bin/sh"):
@@ -178,19 +281,64 @@ def rootfs_problem(rootfs, argv):
     return None
 
 
+def volume_problem(volume, rootfs):
+    """Why --volume HOST:CONTAINER[:ro] cannot be mounted; None if it can.  Checked at start."""
+    host, _, rest = volume.partition(":")
+    inside, _, mode = rest.partition(":")
+    if not host or not inside or mode not in ("", "ro", "rw"):
+        return "give it as HOST:CONTAINER or HOST:CONTAINER:ro"
+    if not os.path.exists(host):
+        return f"{host}: No such file or directory"
+    if not inside.startswith("/") or ".." in inside.split("/"):
+        return f"{inside}: a path inside the container is absolute and has no .."
+    if rootfs is not None:
+        # An image is not ours to change: its mount point must be there,
+        # and no link on the way may lead out of it.
+        path = rootfs
+        for part in filter(None, inside.split("/")):
+            path = f"{path}/{part}"
+            if os.path.islink(path):
+                return f"{inside}: {path[len(rootfs):]} is a symbolic link in the rootfs"
+        if not os.path.exists(path):
+            return f"{inside}: no such path in the rootfs to mount on; make it first"
+    return None
+
+
+def mount_volume(root, volume):
+    """--volume HOST:CONTAINER[:ro]: the host's file or directory, bound into the container."""
+    host, _, rest = volume.partition(":")
+    inside, _, mode = rest.partition(":")
+    target = f"{root}{os.path.normpath(inside)}"
+    if not os.path.exists(target):  # only in the default root, a tmpfs of ours
+        if os.path.isdir(host):
+            os.makedirs(target)
+        else:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            open(target, "w").close()
+    libns.bind_mount(os.path.realpath(host), target, read_only=mode == "ro", nodev=True)
+
+
 def main():
-    options = {"--rootfs": None, "--hostname": "container", "-t": False, "-T": False}
+    options = {"--rootfs": None, "--hostname": "container", "-t": False, "-T": False,
+               "--privileged": False, "--cap-add": "", "--cap-drop": "", "--userns": False,
+               "--volume": []}
     options, argv = libns.parse_options(sys.argv[1:], __doc__, USAGE, options, NOTE)
     rootfs = options["--rootfs"]
-    rootfs = rootfs and os.path.abspath(rootfs)
+    rootfs = rootfs and os.path.realpath(rootfs)
     # Refused before anything starts, so that nothing is left half made.
     problem = rootfs is not None and rootfs_problem(rootfs, argv or None)
     argv = argv or DEFAULT_COMMAND
     if problem:
         libns.exit_with_message(f"--rootfs {rootfs}: {problem}", 125)
+    for volume in options["--volume"]:
+        problem = volume_problem(volume, rootfs)
+        if problem:
+            libns.exit_with_message(f"--volume {volume}: {problem}", 125)
     if options["-t"] and not os.isatty(0):
         libns.exit_with_message("-t: stdin is not a terminal (leave out -t, or use -T)", 125)
     with_terminal = os.isatty(0) and not options["-T"]
+    cap_add = capability_names(options["--cap-add"])
+    cap_drop = capability_names(options["--cap-drop"])
     tool_end, init_end = terminal.channel() if with_terminal else (None, None)
 
     def child_exec(argv):
@@ -199,19 +347,32 @@ def main():
         root = use_rootfs(rootfs) if rootfs else make_default_root()
         libns.mount("proc", f"{root}/proc", "proc",
                     libns.MS_NOSUID | libns.MS_NODEV | libns.MS_NOEXEC, "")
+        if not options["--privileged"]:
+            hide_machine_paths(root)
         make_dev(root)
         libns.mount("tmpfs", f"{root}/tmp", "tmpfs", libns.MS_NOSUID | libns.MS_NODEV,
                     "mode=1777")
+        for volume in options["--volume"]:
+            mount_volume(root, volume)
         libns.sethostname(options["--hostname"])
         switch_root(root)
         start_clocks_near_zero()
-        init(argv, terminal.open_inside(init_end) if with_terminal else None)
+        pts = terminal.open_inside(init_end) if with_terminal else None
+        if not options["--privileged"]:
+            confine(cap_add, cap_drop)
+        init(argv, pts)
 
     libns.errors_exit_like_docker_run()
     if with_terminal:
         libns.hold_signals(also=(signal.SIGWINCH,))  # for the window's size
     child_stack = libns.map_stack()
-    pid = libns.clone(child_exec, child_stack, clone_flags, argv)
+    flags, id_map = clone_flags, None
+    if options["--userns"] and os.geteuid() == 0:
+        # Root inside is 100000 outside, with 65535 more ids after it, as
+        # Podman and Docker's userns-remap give: a capability forgotten in
+        # the list above is then one over the container's namespaces only.
+        flags, id_map = clone_flags | libns.CLONE_NEWUSER, USERNS_RANGE
+    pid = libns.clone(child_exec, child_stack, flags, argv, id_map=id_map)
     if with_terminal:
         init_end.close()
         status = terminal.relay(tool_end, lambda resize: libns.waitpid(pid, on_signal=resize))

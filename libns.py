@@ -51,10 +51,10 @@ if sys.version_info < (3, 8):
                 f" (this is {sys.version.split()[0]})\n".encode())
     sys.exit(125)
 
+import _signal as signal  # noqa: E402 (signal.py without its enums: 3 ms less, see README)
 import ctypes  # noqa: E402 (after the version check, which must come first)
 import errno  # noqa: E402
 import mmap  # noqa: E402
-import signal  # noqa: E402
 
 # --- Constants, named as in the C headers -------------------------------------
 
@@ -259,7 +259,7 @@ _run_steps = CHILD_FUNCTION(any)
 _NEVER = object()
 
 
-def clone(child_exec, child_stack, clone_flags, argv):
+def clone(child_exec, child_stack, clone_flags, argv, id_map=None):
     """Start `child_exec(argv)` in a new child, in new namespaces; return its pid.
 
     clone(2), as C calls it: `clone(child_exec, child_stack + STACKSIZE,
@@ -272,6 +272,9 @@ def clone(child_exec, child_stack, clone_flags, argv):
     joins the flags and the parent writes the id maps; the handshake makes
     sure the command dies with the tool; and a failure in the child, before
     the command runs, comes back here as ChildError.  SIGCHLD is always added.
+
+    `id_map`, (uid, gid, count) outside for ids 0.. inside a new user
+    namespace; by default the caller's own uid and gid, for one id.
 
     Errors you will meet: EPERM without CAP_SYS_ADMIN (run as root, or in
     Docker with --privileged: its default seccomp profile refuses these
@@ -296,11 +299,13 @@ def clone(child_exec, child_stack, clone_flags, argv):
     handshake = _Handshake()
     try:
         pid = _clone_process(lambda: _child_main(child_exec, command, handshake,
-                                                 in_user_namespace), child_stack, clone_flags)
+                                                 in_user_namespace, id_map is not None),
+                             child_stack, clone_flags)
     except BaseException:
         handshake.close()
         raise
-    report = handshake.parent_side(lambda: map_root_user(pid, uid, gid)
+    uid, gid, count = id_map or (uid, gid, 1)
+    report = handshake.parent_side(lambda: map_root_user(pid, uid, gid, count)
                                    if in_user_namespace else None)
     if report is not None:
         _returncode(pid, os.waitpid(pid, 0)[1])  # it has left, without running the command
@@ -349,8 +354,9 @@ def _clone_process(child_main, child_stack, clone_flags):
             pid = _clone(_run_steps, (child_stack + STACK_SIZE) & ~15, clone_flags, steps)
         finally:
             _after_fork_parent()
-        _trace(f"clone(child_exec, stack+{STACK_SIZE}, {flag_names(clone_flags)}, args)",
-               _result(pid, pid == -1))
+        if tracing:  # a signal's name costs the signal module's import
+            _trace(f"clone(child_exec, stack+{STACK_SIZE}, {flag_names(clone_flags)}, args)",
+                   _result(pid, pid == -1))
         if pid == -1:
             raise _clone_error(clone_flags)
     finally:
@@ -369,7 +375,7 @@ def flag_names(clone_flags, exit_signal=True):
     names = [name for _, name, flag, _ in reversed(NAMESPACES)
              if clone_flags & ~signal_byte & flag]
     if signal_byte:
-        names.append(signal.Signals(signal_byte).name)
+        names.append(_signal_name(signal_byte))
     return "|".join(names) or "0"
 
 
@@ -511,12 +517,22 @@ class _Handshake:
             os.close(fd)
 
 
-def _child_main(child_exec, argv, handshake, in_user_namespace):
+def _child_main(child_exec, argv, handshake, in_user_namespace, become_root):
     """The child's life after clone(): wait for the parent, then child_exec().  Never returns."""
     global _in_child, _held
     _in_child = True
     try:
         handshake.child_side()
+        if become_root:
+            # Our own ids, root's outside, are not in a range map: be the
+            # namespace's root, without the host's groups (root's group 0
+            # outside would still open files of group root).
+            os.setgroups([])
+            os.setgid(0)
+            os.setuid(0)
+            # A change of ids makes a process non-dumpable, and its
+            # /proc/self files the host root's: give them back, as runc does.
+            _prctl_checked(PR_SET_DUMPABLE, 1, "prctl(PR_SET_DUMPABLE, 1)")
         # Start the command as subprocess would: the signals Python catches
         # or ignores back to their defaults, except those our caller ignored
         # (nohup, trap ''), which stay ignored; and the caller's signal mask,
@@ -582,7 +598,8 @@ def set_parent_death_signal(signum):
     thread: call clone() from the thread that will wait for the child.
     """
     result = _prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
-    _trace(f"prctl(PR_SET_PDEATHSIG, {signal.Signals(signum).name})", _result(result, result != 0))
+    if tracing:  # a signal's name costs the signal module's import
+        _trace(f"prctl(PR_SET_PDEATHSIG, {_signal_name(signum)})", _result(result, result != 0))
     if result != 0:
         raise _error("prctl PR_SET_PDEATHSIG")
 
@@ -776,19 +793,24 @@ def _returncode(pid, status):
     """waitpid()'s status as a returncode, traced as strace describes it."""
     if os.WIFSIGNALED(status):
         signum = os.WTERMSIG(status)
-        _trace(f"waitpid({pid}, ...)", f"{pid} (killed by {_signal_name(signum)})")
+        if tracing:
+            _trace(f"waitpid({pid}, ...)", f"{pid} (killed by {_signal_name(signum)})")
         return -signum
     _trace(f"waitpid({pid}, ...)", f"{pid} (exited {os.WEXITSTATUS(status)})")
     return os.WEXITSTATUS(status)
 
 
 def _signal_name(signum):
-    return signal.Signals(signum).name
+    """'SIGINT' for 2.  Only the trace and a few messages need a name: the
+    signal module, with the enum that holds the names, is imported here."""
+    import signal as signal_with_names
+    return signal_with_names.Signals(signum).name
 
 
 def _kill(pid, signum):
     os.kill(pid, signum)
-    _trace(f"kill({pid}, {_signal_name(signum)})", 0)
+    if tracing:
+        _trace(f"kill({pid}, {_signal_name(signum)})", 0)
 
 
 def _from_the_terminal(info, pid):
@@ -840,7 +862,8 @@ def _stop_with_the_command(pid, signum):
     # it would stop us a second time, right after `fg`.
     while signal.sigtimedwait(STOP_SIGNALS, 0) is not None:
         pass
-    _trace(f"kill({os.getpid()}, {_signal_name(signum)})", 0)
+    if tracing:
+        _trace(f"kill({os.getpid()}, {_signal_name(signum)})", 0)
     if signum == signal.SIGSTOP:
         os.kill(os.getpid(), signum)
     else:
@@ -943,18 +966,66 @@ def mount(source, target, fstype, flags=0, data=None):
         raise _error(description)
 
 
-def bind_mount(source, target, read_only=False):
-    """Make the tree at `source` appear at `target` too; optionally read-only.
+def bind_mount(source, target, read_only=False, nodev=False):
+    """Make the tree at `source` appear at `target` too; optionally read-only, nodev.
 
     See mount(2), MS_BIND and MS_REMOUNT.  A bind mount is always made with
-    the flags of the mount it copies; read-only takes a second call, a
-    remount of the new mount alone.  That remount must repeat the nosuid,
-    nodev, noexec and atime flags the source already has: in a user
-    namespace they are locked, and a remount without them fails with EPERM.
+    the flags of the mounts it copies (MS_REC copies the submounts too);
+    read-only takes more calls, one per mount in the tree, or one
+    mount_setattr(2) with AT_RECURSIVE (Linux 5.12): a remount of the top
+    mount alone would leave every submount below it writable.
     """
     mount(source, target, None, MS_BIND | MS_REC)
-    if read_only:
-        mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | _locked_flags(target))
+    attributes = (MOUNT_ATTR_RDONLY if read_only else 0) | (MOUNT_ATTR_NODEV if nodev else 0)
+    if attributes:
+        set_mount_attributes(target, attributes)
+
+
+# <linux/mount.h>: mount_setattr(2)'s attributes, and its flag for a whole tree.
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NODEV = 0x4
+AT_RECURSIVE = 0x8000
+SYS_mount_setattr = 442  # the same on every architecture, as all syscalls since 5.1
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
+                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+
+
+_syscall_mount_setattr = _prototype(libc["syscall"], ctypes.c_long, ctypes.c_long, ctypes.c_int,
+                                    ctypes.c_char_p, ctypes.c_uint, ctypes.POINTER(_MountAttr),
+                                    ctypes.c_size_t)
+
+
+def set_mount_attributes(target, attributes):
+    """Set MOUNT_ATTR_* on the mount at `target` and every mount below it.
+
+    mount_setattr(2) with AT_RECURSIVE where the kernel has it (5.12);
+    else a remount of each mount of the tree, top first, as mountinfo lists
+    them.  Each remount repeats the flags the mount has: in a user namespace
+    nosuid, nodev, noexec and the atime flags are locked, and a remount
+    without them fails with EPERM.
+    """
+    attr = _MountAttr(attr_set=attributes)
+    result = _syscall_mount_setattr(SYS_mount_setattr, -100, _path(target), AT_RECURSIVE,
+                                    ctypes.byref(attr), ctypes.sizeof(attr))
+    names = _flag_names(attributes, {"MOUNT_ATTR_RDONLY": MOUNT_ATTR_RDONLY,
+                                     "MOUNT_ATTR_NODEV": MOUNT_ATTR_NODEV})
+    _trace(f"mount_setattr(AT_FDCWD, {_c_string(target)}, AT_RECURSIVE, {{attr_set={names}}})",
+           _result(result, result != 0))
+    if result == 0:
+        return
+    if ctypes.get_errno() not in (errno.ENOSYS, errno.EINVAL):
+        raise _error(f"mount_setattr {os.fsdecode(target)}")
+    flags = (MS_RDONLY if attributes & MOUNT_ATTR_RDONLY else 0) | (
+        MS_NODEV if attributes & MOUNT_ATTR_NODEV else 0)
+    top = os.path.realpath(target)
+    with open("/proc/self/mountinfo") as mountinfo:
+        points = [line.split()[4] for line in mountinfo]
+    for point in points:
+        if point == top or point.startswith(top.rstrip("/") + "/"):
+            mount(None, point, None, MS_REMOUNT | MS_BIND | flags | _locked_flags(point))
 
 
 def _locked_flags(path):
@@ -1002,7 +1073,7 @@ def sethostname(hostname):
 
 # === net_mount_uts_ipc_pid_user.py: user_namespaces(7), the id maps ==========
 
-def map_root_user(pid, uid, gid):
+def map_root_user(pid, uid, gid, count=1):
     """Make `uid` and `gid` outside be root inside the user namespace of `pid`.
 
     See user_namespaces(7).  A new user namespace starts with no mapping: its
@@ -1011,9 +1082,12 @@ def map_root_user(pid, uid, gid):
     writes it.  An ordinary user may write gid_map only after writing "deny"
     to setgroups, which stops the process from dropping a group that a file's
     permissions deny it.  Each file can be written once, by the parent.
+    Root may map a range, `count` ids from `uid` (container.py --userns), and
+    leaves setgroups allowed: the child must drop the host's groups.
     """
-    for name, line in (("uid_map", f"0 {uid} 1"), ("setgroups", "deny"),
-                       ("gid_map", f"0 {gid} 1")):
+    writes = [("uid_map", f"0 {uid} {count}"), ("setgroups", "deny"),
+              ("gid_map", f"0 {gid} {count}")]
+    for name, line in writes[::2] if count > 1 else writes:
         path = f"/proc/{pid}/{name}"
         try:
             with open(path, "w") as map_file:
@@ -1098,9 +1172,196 @@ def unshare(flags):
     kernel does not know (CLONE_NEWTIME needs Linux 5.6).
     """
     result = _unshare(flags)
-    _trace(f"unshare({flag_names(flags, exit_signal=False)})", _result(result, result != 0))
+    if tracing:
+        _trace(f"unshare({flag_names(flags, exit_signal=False)})", _result(result, result != 0))
     if result != 0:
         raise _error(f"unshare {flag_names(flags, exit_signal=False)}")
+
+
+# === container.py: confinement, what root inside may do to the kernel ========
+
+# <linux/capability.h>: each of root's privileges, by number.  See capabilities(7).
+CAPABILITIES = (
+    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+    "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
+    "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
+    "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
+    "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
+    "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+)
+# <sys/prctl.h>, <linux/capability.h>, <linux/seccomp.h>
+PR_SET_DUMPABLE = 4
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_SECCOMP = 22
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+SECCOMP_MODE_FILTER = 2
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+_capset = _prototype(libc.capset, ctypes.c_int, ctypes.POINTER(_CapHeader),
+                     ctypes.POINTER(_CapData * 2))
+
+
+def _prctl_checked(option, argument, call):
+    result = _prctl(option, argument, 0, 0, 0)
+    _trace(call, _result(result, result != 0))
+    if result != 0:
+        raise _error(call.split("(")[0] + " " + call.split("(", 1)[1].rstrip(")"))
+
+
+def keep_only_capabilities(kept):
+    """Cut root's privileges to the capability names in `kept`, for us and every exec.
+
+    See capabilities(7).  Root gets, at execve(2), every capability of the
+    bounding set, so that set is cut first (PR_CAPBSET_DROP, one by one);
+    then the effective, permitted and inheritable sets (capset(2)); the
+    ambient set, which would survive exec for a non-root user, is cleared.
+    """
+    with open("/proc/sys/kernel/cap_last_cap") as last:
+        names = CAPABILITIES[:int(last.read()) + 1]
+    for number, name in enumerate(names):
+        if name not in kept:
+            _prctl_checked(PR_CAPBSET_DROP, number, f"prctl(PR_CAPBSET_DROP, CAP_{name})")
+    _prctl_checked(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL,
+                   "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)")
+    mask = sum(1 << number for number, name in enumerate(names) if name in kept)
+    data = (_CapData * 2)()
+    for word in (0, 1):
+        bits = (mask >> (32 * word)) & 0xFFFFFFFF
+        data[word] = _CapData(bits, bits, bits)
+    result = _capset(ctypes.byref(_CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)), ctypes.byref(data))
+    _trace(f"capset({{_LINUX_CAPABILITY_VERSION_3, 0}}, {{effective=permitted=inheritable="
+           f"{mask:#x}}})", _result(result, result != 0))
+    if result != 0:
+        raise _error("capset")
+
+
+def set_no_new_privs():
+    """No exec from now on may gain privileges: setuid bits and file capabilities do nothing.
+
+    See PR_SET_NO_NEW_PRIVS in prctl(2).  It also lets a process without
+    CAP_SYS_ADMIN install a seccomp filter.
+    """
+    _prctl_checked(PR_SET_NO_NEW_PRIVS, 1, "prctl(PR_SET_NO_NEW_PRIVS, 1)")
+
+
+# <linux/audit.h>, <linux/filter.h>, <linux/seccomp.h>: a seccomp filter is a
+# small classic-BPF program the kernel runs at every system call, over a
+# struct seccomp_data: the call's number at offset 0, the architecture at 4,
+# the arguments from 16 (args[0]'s low 32 bits, on a little-endian machine).
+AUDIT_ARCH = {"x86_64": 0xC000003E}
+X32_SYSCALL_BIT = 0x40000000  # x86_64's other ABI, with numbers of its own
+BPF_LD_W_ABS, BPF_JEQ, BPF_JGE, BPF_JSET, BPF_RET = 0x20, 0x15, 0x35, 0x45, 0x06
+SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO = 0x7FFF0000, 0x00050000
+# <asm/unistd_64.h> of x86_64: the numbers of the calls a filter may refuse.
+SYSCALL_NUMBERS = {"x86_64": {
+    "ptrace": 101, "syslog": 103, "uselib": 134, "personality": 135, "ustat": 136, "sysfs": 139,
+    "pivot_root": 155, "_sysctl": 156, "adjtimex": 159, "acct": 163, "settimeofday": 164,
+    "mount": 165, "umount2": 166, "swapon": 167, "swapoff": 168, "reboot": 169, "iopl": 172,
+    "ioperm": 173, "create_module": 174, "init_module": 175, "delete_module": 176,
+    "get_kernel_syms": 177, "query_module": 178, "quotactl": 179, "nfsservctl": 180,
+    "lookup_dcookie": 212, "clock_settime": 227, "mbind": 237, "set_mempolicy": 238,
+    "get_mempolicy": 239, "kexec_load": 246, "add_key": 248, "request_key": 249, "keyctl": 250,
+    "unshare": 272, "move_pages": 279, "perf_event_open": 298, "name_to_handle_at": 303,
+    "open_by_handle_at": 304, "clock_adjtime": 305, "setns": 308, "process_vm_readv": 310,
+    "process_vm_writev": 311, "kcmp": 312, "finit_module": 313, "kexec_file_load": 320,
+    "bpf": 321, "userfaultfd": 323, "open_tree": 428, "move_mount": 429, "fsopen": 430,
+    "fsconfig": 431, "fsmount": 432, "fspick": 433, "clone3": 435, "mount_setattr": 442,
+    "clone": 56,
+}}
+
+
+def seccomp_program(refused, clone_flags_refused, enosys=()):
+    """A seccomp filter as [(code, jt, jf, k)]: refuse `refused` with EPERM, else allow.
+
+    A call from another architecture, or x86_64's x32 ABI, whose numbers
+    differ, is refused as a whole.  `enosys` calls fail with ENOSYS instead,
+    so that libc falls back to an older call (clone3 to clone, as Docker
+    does).  clone() is allowed unless its flags hold one of
+    `clone_flags_refused`: no new namespaces from inside.
+    """
+    machine = os.uname().machine
+    if machine not in SYSCALL_NUMBERS:
+        raise OSError(errno.ENOTSUP, f"seccomp filter: libns knows the system call numbers of"
+                      f" {', '.join(SYSCALL_NUMBERS)} only, not {machine}")
+    numbers = SYSCALL_NUMBERS[machine]
+    deny = SECCOMP_RET_ERRNO | errno.EPERM
+    program = [(BPF_LD_W_ABS, 0, 0, 4),  # A = the architecture
+               (BPF_JEQ, 1, 0, AUDIT_ARCH[machine]),
+               (BPF_RET, 0, 0, deny),
+               (BPF_LD_W_ABS, 0, 0, 0),  # A = the call's number
+               (BPF_JGE, 0, 1, X32_SYSCALL_BIT),
+               (BPF_RET, 0, 0, deny)]
+    for name in enosys:
+        program += [(BPF_JEQ, 0, 1, numbers[name]),
+                    (BPF_RET, 0, 0, SECCOMP_RET_ERRNO | errno.ENOSYS)]
+    for name in refused:
+        program += [(BPF_JEQ, 0, 1, numbers[name]), (BPF_RET, 0, 0, deny)]
+    program += [(BPF_JEQ, 0, 3, numbers["clone"]),
+                (BPF_LD_W_ABS, 0, 0, 16),  # A = args[0], clone's flags
+                (BPF_JSET, 0, 1, clone_flags_refused),
+                (BPF_RET, 0, 0, deny),
+                (BPF_RET, 0, 0, SECCOMP_RET_ALLOW)]
+    return program
+
+
+def describe_seccomp_program(program):
+    """The filter as text, one instruction a line, as `seccomp-tools dump` shows it."""
+    numbers = {number: name for name, number in SYSCALL_NUMBERS[os.uname().machine].items()}
+    lines, loaded = [], None
+    for line_number, (code, jump_true, jump_false, k) in enumerate(program):
+        if code == BPF_LD_W_ABS:
+            loaded = {0: "sys_number", 4: "arch", 16: "args[0]"}[k]
+            text = f"A = {loaded}"
+        elif code == BPF_RET:
+            text = ("return ALLOW" if k == SECCOMP_RET_ALLOW
+                    else f"return ERRNO({errno.errorcode[k & 0xFFFF]})")
+        else:
+            operator = {BPF_JEQ: "==", BPF_JGE: ">=", BPF_JSET: "&"}[code]
+            by_name = loaded == "sys_number" and code == BPF_JEQ
+            value = numbers.get(k, hex(k)) if by_name else hex(k)
+            text = (f"if (A {operator} {value}) goto {line_number + 1 + jump_true:04}"
+                    f" else goto {line_number + 1 + jump_false:04}")
+        lines.append(f" {line_number:04}: {text}")
+    return lines
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                ("k", ctypes.c_uint32)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def load_seccomp_filter(program):
+    """Install `program` as this process's seccomp filter, for it and every child.
+
+    See seccomp(2) and PR_SET_SECCOMP in prctl(2): it needs no_new_privs
+    first (set_no_new_privs), and it can never be removed.
+    """
+    instructions = (_SockFilter * len(program))(*[_SockFilter(*row) for row in program])
+    fprog = _SockFprog(len(program), instructions)
+    result = _prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0)
+    if tracing:
+        _trace(f"prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, {{len={len(program)}, filter=...}})",
+               _result(result, result != 0))
+        for line in describe_seccomp_program(program):
+            _trace(line)
+    if result != 0:
+        raise _error("prctl PR_SET_SECCOMP")
 
 
 # === enter.py: setns(2), and which namespaces a process is in ================
@@ -1295,7 +1556,8 @@ def parse_options(args, doc, arguments=f"[--] {COMMAND}", options=None, note=STA
     tracing on; the first argument that is not an option ends them, and so
     does --.  `options` maps the names of a tool's own options to their
     defaults: `--rootfs DIR` or `--rootfs=DIR` gives "--rootfs" its value;
-    an option whose default is False is a switch, True when given.
+    an option whose default is False is a switch, True when given; one
+    whose default is a list takes every value it is given.
     """
     global tracing
     values = dict(options or {})
@@ -1309,7 +1571,8 @@ def parse_options(args, doc, arguments=f"[--] {COMMAND}", options=None, note=STA
                 if not args:
                     exit_with_message(f"option {name} needs a value\n{usage(arguments)}", 125)
                 value, args = args[0], args[1:]
-            values[name] = value
+            # A list gathers every value of an option given more than once (-v).
+            values[name] = values[name] + [value] if isinstance(values[name], list) else value
         elif option in ("-h", "--help"):
             # `doc` is None under python3 -OO, which drops docstrings.
             about = f"\n\n{doc.strip()}" if doc else ""

@@ -23,8 +23,10 @@ def test_quick_json_has_every_row():
     result = run_bench("--quick", "--json")
     assert (result.returncode, result.stderr) == (0, "")
     figures = json.loads(result.stdout)
-    assert set(figures) == {"machine", "start-up ms", "namespace cost ms", "parallel pid stages",
-                            "waiting parent peak KiB"}
+    assert set(figures) == {"machine", "start-up ms", "import ms", "namespace cost ms",
+                            "parallel pid stages", "waiting parent peak KiB"}
+    assert {"libns", "ctypes", "mmap"} <= set(figures["import ms"])
+    assert "signal" not in figures["import ms"]  # _signal: no enums at start-up
     start_up = figures["start-up ms"]
     stages = [stage for stage in STAGES if "user" not in STAGES[stage]]
     assert {"python3 -c pass", *stages} <= set(start_up)
@@ -60,4 +62,5 @@ def test_unknown_option_is_refused():
     result = run_bench("--fast")
     assert result.returncode == 125
     assert result.stderr == ("bench.py: unknown option '--fast' (put -- before a command that"
-                             " starts with '-')\nusage: bench.py [-h] [-v] [--quick] [--json]\n")
+                             " starts with '-')\nusage: bench.py [-h] [-v] [--quick] [--json]"
+                             " [--python PATH]\n")

@@ -18,7 +18,12 @@ DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 BOUND_DIRECTORIES = [f"/{name}" for name in HOST_DIRECTORIES
                      if os.path.isdir(f"/{name}") and not os.path.islink(f"/{name}")]
 # The container's whole mount table, in mount order.
-DEFAULT_MOUNTS = (["/", *BOUND_DIRECTORIES, "/proc", "/dev"]
+# Docker's masked and read-only paths of /proc, those this kernel has.
+HIDDEN_PROC_PATHS = [path for path in ("/proc/kcore", "/proc/keys", "/proc/timer_list",
+                                       "/proc/sched_debug", "/proc/acpi", "/proc/scsi",
+                                       "/proc/sys", "/proc/sysrq-trigger", "/proc/irq",
+                                       "/proc/bus", "/proc/fs") if os.path.exists(path)]
+DEFAULT_MOUNTS = (["/", *BOUND_DIRECTORIES, "/proc", *HIDDEN_PROC_PATHS, "/dev"]
                   + [f"/dev/{name}" for name in DEVICES if os.path.exists(f"/dev/{name}")]
                   + ["/dev/pts", "/dev/shm", "/tmp"])
 

@@ -32,10 +32,14 @@ def test_a_thousand_runs_in_one_long_lived_parent_leak_nothing():
                 return {"fds": sorted(os.listdir("/proc/self/fd")), "rss_kib": rss_kib,
                         "children": children.read().split()}
 
+        def run_once():
+            pid = libns.clone(stage.child_exec, libns.map_stack(), stage.clone_flags, ["true"])
+            return libns.waitpid(pid)
+
         for _ in range(20):  # let caches and allocators settle first
-            libns.run(stage.clone_flags, stage.child, ["true"])
+            run_once()
         before = snapshot()
-        statuses = {libns.run(stage.clone_flags, stage.child, ["true"]) for _ in range(1000)}
+        statuses = {run_once() for _ in range(1000)}
         print(json.dumps({"before": before, "after": snapshot(), "statuses": sorted(statuses)}))
     """), timeout=10 * TIMEOUT)
     assert result.stderr == ""

@@ -1364,6 +1364,25 @@ def load_seccomp_filter(program):
         raise _error("prctl PR_SET_SECCOMP")
 
 
+def try_syscall(name, *arguments):
+    """Make the system call `name` with int or bytes arguments; None, or the OSError it gave.
+
+    For escapes.py, which tries calls Python has no function for
+    (finit_module, open_by_handle_at, keyctl): only their refusal matters.
+    """
+    number = SYSCALL_NUMBERS.get(os.uname().machine, {}).get(name)
+    if number is None:
+        return OSError(errno.ENOSYS, f"{name}: libns does not know its number here")
+    c_arguments = [ctypes.c_char_p(value) if isinstance(value, bytes) else ctypes.c_long(value)
+                   for value in arguments]
+    function = libc["syscall"]
+    function.restype = ctypes.c_long
+    if function(ctypes.c_long(number), *c_arguments) == -1:
+        code = ctypes.get_errno()
+        return OSError(code, os.strerror(code))
+    return None
+
+
 # === enter.py: setns(2), and which namespaces a process is in ================
 
 _setns = _prototype(libc.setns, ctypes.c_int, ctypes.c_int, ctypes.c_int)

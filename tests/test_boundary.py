@@ -1,0 +1,194 @@
+"""container.py as a boundary: Docker's confinement, and the escapes it stops.
+
+Every escape is probed harmlessly (escapes.py says how), and the host check
+after each test looks for any change all the same.
+"""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from helpers import ROOT, TIMEOUT, as_nobody, run_as_nobody, stage_env
+
+pytestmark = pytest.mark.usefixtures("namespaces_work")
+
+# Docker's default capabilities, as a mask: CHOWN DAC_OVERRIDE FOWNER FSETID
+# KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD
+# AUDIT_WRITE SETFCAP.  `docker run debian grep CapEff /proc/self/status` shows it.
+DOCKER_CAP_MASK = "00000000a80425fb"
+REFUSED = {
+    "set the host's clock": "refused by the seccomp filter",
+    "write a kernel setting (sysctl)": "refused by a read-only mount",
+    "open the host's disk (mknod)": "refused by a nodev mount",
+    "load a kernel module": "refused by the seccomp filter",
+    "open a file by handle (shocker)": "refused by the seccomp filter",
+    "use the kernel's keyrings": "refused by the seccomp filter",
+    "open a host file to write": "refused by a read-only mount",
+    "mount a file system": "refused by the seccomp filter",
+    "make a new user namespace": "refused by the seccomp filter",
+}
+
+
+def run_container(*arguments):
+    return subprocess.run([sys.executable, str(ROOT / "container.py"), *arguments],
+                          capture_output=True, text=True, env=stage_env(), timeout=TIMEOUT)
+
+
+@pytest.fixture(params=["root", "nobody"])
+def container(request, world_readable_copy):
+    """(run container.py with arguments, the checkout as the container sees it)."""
+    if request.param == "root":
+        return run_container, ROOT
+    return (lambda *arguments: run_as_nobody(world_readable_copy, "container.py", *arguments),
+            world_readable_copy)
+
+
+def escapes(run, checkout, *options):
+    """{way out: result} of escapes.py run inside container.py with `options`."""
+    result = run(*options, "--volume", f"{checkout}:/lesson:ro", "python3", "/lesson/escapes.py")
+    assert (result.returncode, result.stderr) == (0, "")
+    rows = [line.split("  ", 1) for line in result.stdout.splitlines()[1:]]
+    return {way.strip(): outcome.strip() for way, outcome in rows}
+
+
+def test_status_inside_shows_docker_s_capabilities_no_new_privs_and_seccomp(container):
+    run, _ = container
+    result = run("grep", "-E", "^(CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):", "/proc/self/status")
+    assert dict(line.split(":\t") for line in result.stdout.splitlines()) == {
+        "CapEff": DOCKER_CAP_MASK, "CapBnd": DOCKER_CAP_MASK, "CapAmb": "0" * 16,
+        "NoNewPrivs": "1", "Seccomp": "2"}
+
+
+def test_every_way_out_is_refused(container):
+    run, checkout = container
+    results = escapes(run, checkout)
+    assert results.pop("open /proc/sysrq-trigger to write") in (
+        "refused by a read-only mount", "not on this machine")
+    if run is not run_container:  # as nobody, the user namespace is the first to say no
+        assert all(outcome.startswith("refused by") for outcome in results.values()), results
+    else:
+        assert results == REFUSED
+
+
+def test_privileged_turns_the_layers_off_but_keeps_the_host_s_files_read_only():
+    results = escapes(run_container, ROOT, "--privileged")
+    results.pop("open /proc/sysrq-trigger to write")
+    assert results == {
+        **{way: "ALLOWED" for way in REFUSED},
+        "open the host's disk (mknod)": "refused by a nodev mount",
+        "open a host file to write": "refused by a read-only mount",
+    }
+    status = run_container("--privileged", "grep", "^Seccomp:", "/proc/self/status").stdout
+    assert status == "Seccomp:\t0\n"
+
+
+def test_userns_makes_root_inside_an_ordinary_user_outside(visible_dir):
+    visible_dir.chmod(0o755)  # the folder may be passed through, the file may not be read
+    secret = visible_dir / "root-only"
+    secret.write_text("the host's\n")
+    secret.chmod(0o640)
+    result = run_container("--userns", "--volume", f"{secret}:/secret", "sh", "-c",
+                           "cat /proc/self/uid_map; id -u; cat /secret")
+    assert result.stdout.split() == ["0", "100000", "65536", "0"]
+    assert result.stderr == "cat: /secret: Permission denied\n"
+    assert run_container("--volume", f"{secret}:/secret", "cat", "/secret").stdout == (
+        "the host's\n")
+
+
+def test_a_submount_of_a_read_only_bind_is_read_only_too(visible_dir):
+    # Under `docker run --privileged`, /etc/hosts is such a submount.  Made
+    # here in a throwaway mount namespace; probed with access(2), no write.
+    stand_in = visible_dir / "hosts"
+    stand_in.write_text("the host's hosts\n")
+    script = f"""
+        mount --bind {stand_in} /etc/hosts || exit 90
+        exec {sys.executable} {ROOT / 'container.py'} sh -c 'test -w /etc/hosts; echo $?'
+    """
+    result = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+                            capture_output=True, text=True, env=stage_env(), timeout=TIMEOUT)
+    assert (result.returncode, result.stdout) == (0, "1\n")
+    assert stand_in.read_text() == "the host's hosts\n"
+
+
+@pytest.mark.parametrize("name, target", [("tmp", "/"), ("proc", "/"), ("tmp", "../../../..")])
+def test_a_rootfs_whose_mount_point_is_a_symbolic_link_is_refused(tiny_rootfs, name, target):
+    (tiny_rootfs / name).rmdir()
+    (tiny_rootfs / name).symlink_to(target)
+    before = sorted(path.name for path in tiny_rootfs.rglob("*"))
+    result = run_container("--rootfs", str(tiny_rootfs), "/bin/ls", "/..")
+    assert (result.returncode, result.stdout) == (125, "")
+    assert result.stderr == (f"container.py: --rootfs {tiny_rootfs}: /{name} is a symbolic link"
+                             f" (to {target}): a mount on it would land outside the rootfs\n")
+    assert sorted(path.name for path in tiny_rootfs.rglob("*")) == before
+
+
+def test_the_trace_shows_the_seccomp_filter_as_instructions():
+    result = run_container("-v", "true")
+    lines = result.stderr.splitlines()
+    start = lines.index("[child]  0000: A = arch")
+    assert lines[start - 1].startswith("[child] prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, {len=")
+    assert lines[start + 1:start + 3] == [
+        "[child]  0001: if (A == 0xc000003e) goto 0003 else goto 0002",
+        "[child]  0002: return ERRNO(EPERM)"]
+    assert "[child]  0008: if (A == acct) goto 0009 else goto 0010" in lines
+
+
+@pytest.mark.parametrize("options, mask", [
+    (["--cap-add", "NET_ADMIN"], f"{0xa80425fb | 1 << 12:016x}"),
+    (["--cap-add", "cap_sys_time,NET_ADMIN"], f"{0xa80425fb | 1 << 12 | 1 << 25:016x}"),
+    (["--cap-drop", "MKNOD"], f"{0xa80425fb & ~(1 << 27):016x}"),
+    (["--cap-drop", "ALL"], "0" * 16),
+])
+def test_cap_add_and_cap_drop_change_the_list_as_docker_s(options, mask):
+    result = run_container(*options, "grep", "^CapEff:", "/proc/self/status")
+    assert result.stdout == f"CapEff:\t{mask}\n"
+
+
+def test_an_unknown_capability_is_125():
+    result = run_container("--cap-add", "FLY", "true")
+    assert (result.returncode, result.stderr) == (125, "container.py: no such capability: FLY\n")
+
+
+def test_a_stage_inside_is_refused_as_in_docker_without_privileged():
+    lesson = ["--volume", f"{ROOT}:/lesson:ro", "python3", "/lesson/net.py", "true"]
+    result = run_container(*lesson)
+    assert result.returncode == 125
+    assert result.stderr == ("net.py: clone CLONE_NEWNET|SIGCHLD: Operation not permitted"
+                             " (creating namespaces needs root; in Docker, use docker run"
+                             " --privileged)\n")
+    assert run_container("--privileged", *lesson).returncode == 0
+
+
+def test_escapes_in_the_pid_stage_finds_root_unconfined():
+    result = subprocess.run([sys.executable, str(ROOT / "net_mount_uts_ipc_pid.py"),
+                             sys.executable, str(ROOT / "escapes.py")], capture_output=True,
+                            text=True, env=stage_env(), timeout=TIMEOUT, cwd="/")
+    rows = dict(line.split("  ", 1) for line in result.stdout.splitlines()[1:])
+    allowed = {way.strip() for way, outcome in rows.items() if outcome.strip() == "ALLOWED"}
+    assert {"set the host's clock", "write a kernel setting (sysctl)", "load a kernel module",
+            "open a file by handle (shocker)", "mount a file system"} <= allowed
+
+
+def test_volume_refusals_write_nothing(tiny_rootfs):
+    before = sorted(path.name for path in tiny_rootfs.rglob("*"))
+    for volume, message in [
+        ("/no/such:/x", "/no/such: No such file or directory"),
+        (f"{ROOT}:relative", "relative: a path inside the container is absolute and has no .."),
+        (f"{ROOT}:/a/../b", "/a/../b: a path inside the container is absolute and has no .."),
+        (f"{ROOT}:/lesson", "/lesson: no such path in the rootfs to mount on; make it first"),
+        (f"{ROOT}:/x:rx", "give it as HOST:CONTAINER or HOST:CONTAINER:ro"),
+    ]:
+        result = run_container("--rootfs", str(tiny_rootfs), "--volume", volume, "true")
+        assert (result.returncode, result.stderr) == (
+            125, f"container.py: --volume {volume}: {message}\n")
+    assert sorted(path.name for path in tiny_rootfs.rglob("*")) == before
+
+
+def test_as_nobody_too_a_stage_inside_is_refused(world_readable_copy):
+    result = subprocess.run(as_nobody(world_readable_copy, "container.py", "--volume",
+                                      f"{world_readable_copy}:/lesson:ro", "python3",
+                                      "/lesson/net.py", "true"),
+                            capture_output=True, text=True, env=stage_env(), timeout=TIMEOUT)
+    assert result.returncode == 125
+    assert os.path.basename(result.stderr.split(":")[0]) == "net.py"

@@ -17,5 +17,8 @@ WORKDIR /containers
 COPY . .
 # The tutorial's programs, built once; `gcc -o out net.c` in c/ works as well.
 RUN cd c && for program in *.c; do gcc -Wall -Wextra -o "${program%.c}" "$program"; done
+# libns compiled once: with PYTHONDONTWRITEBYTECODE set, as in many images,
+# Python would compile it again at every start of a stage (7 ms).
+RUN python3 -m compileall -q /containers
 
 CMD ["/bin/bash"]

@@ -296,10 +296,14 @@ def clone(child_exec, child_stack, clone_flags, argv, id_map=None):
         clone_flags |= CLONE_NEWUSER
     in_user_namespace = bool(clone_flags & CLONE_NEWUSER)
     _hold_closed_standard_fds()
+    try:
+        ours = {kind: os.readlink(f"/proc/self/ns/{kind}") for kind in ("mnt", "uts")}
+    except FileNotFoundError:
+        ours = None  # a /proc of another PID namespace (enter.py): no host to guard here
     handshake = _Handshake()
     try:
         pid = _clone_process(lambda: _child_main(child_exec, command, handshake,
-                                                 in_user_namespace, id_map is not None),
+                                                 in_user_namespace, id_map is not None, ours),
                              child_stack, clone_flags)
     except BaseException:
         handshake.close()
@@ -424,6 +428,9 @@ def _hold_closed_standard_fds():
 
 # In the child, until it execs: the pipe on which it reports a failure.
 _error_pipe = None
+# In the child: the tool's mount and UTS namespaces, which mount() and
+# sethostname() refuse to change (see _refuse_to_change_the_host_s_mounts).
+_tool_namespaces = None
 # Set in the child, for the trace's '[child] ' mark.
 _in_child = False
 
@@ -517,10 +524,11 @@ class _Handshake:
             os.close(fd)
 
 
-def _child_main(child_exec, argv, handshake, in_user_namespace, become_root):
+def _child_main(child_exec, argv, handshake, in_user_namespace, become_root, tool_namespaces):
     """The child's life after clone(): wait for the parent, then child_exec().  Never returns."""
-    global _in_child, _held
+    global _in_child, _held, _tool_namespaces
     _in_child = True
+    _tool_namespaces = tool_namespaces
     try:
         handshake.child_side()
         if become_root:
@@ -959,11 +967,39 @@ def mount(source, target, fstype, flags=0, data=None):
         description = f"make the mounts under {os.fsdecode(target)} private"
     else:
         description = f"mount {os.fsdecode(target)} (flags {flags:#x})"
+    if _tool_namespaces is not None:
+        _refuse_to_change_the_host_s_mounts(description, target, flags)
     result = _mount(_path(source), _path(target), _path(fstype), flags, _path(data))
     _trace(f"mount({_c_string(source)}, {_c_string(target)}, {_c_string(fstype)},"
            f" {_flag_names(flags, MOUNT_FLAGS)}, {_c_string(data)})", _result(result, result != 0))
     if result != 0:
         raise _error(description)
+
+
+def _refuse_to_change_the_host_s_mounts(description, target, flags):
+    """In a child of clone(): refuse a mount that would change the tool's mounts, the host's.
+
+    A plausible mistake (a stage without CLONE_NEWNS, or without its first,
+    MS_PRIVATE, mount on a host whose / is shared, as every systemd host's
+    is) would put a tmpfs over the host's /tmp or a new proc over its /proc.
+    So libns says which flag or step is missing instead, as `mount` cannot.
+    """
+    if os.readlink("/proc/self/ns/mnt") == _tool_namespaces["mnt"]:
+        raise OSError(errno.EPERM, f"{description} would change the host's mounts: this stage"
+                      " has no CLONE_NEWNS")
+    if flags & (MS_REMOUNT | MS_PRIVATE | MS_SLAVE | MS_SHARED):
+        return  # changes a mount in place: nothing new to propagate
+    # The new mount appears wherever the mount it lands on has peers.
+    where = os.path.realpath(os.fsdecode(target))
+    with open("/proc/self/mountinfo") as mountinfo:
+        mounts = [line.split(" - ")[0].split() for line in mountinfo]
+    parent = max((fields for fields in mounts
+                  if where == fields[4] or where.startswith(fields[4].rstrip("/") + "/")),
+                 key=lambda fields: len(fields[4]))
+    if any(field.startswith("shared:") for field in parent[6:]):
+        raise OSError(errno.EPERM, f"{description} would show on the host too: {parent[4]} is"
+                      " shared with the host's mounts; make every mount private first,"
+                      ' mount(None, "/", None, MS_REC | MS_PRIVATE)')
 
 
 def bind_mount(source, target, read_only=False, nodev=False):
@@ -1065,6 +1101,10 @@ def sethostname(hostname):
     user); EINVAL for a name longer than 64 bytes.
     """
     name = os.fsencode(hostname)
+    shared = _tool_namespaces and os.readlink("/proc/self/ns/uts") == _tool_namespaces["uts"]
+    if shared:
+        raise OSError(errno.EPERM, f"sethostname {os.fsdecode(name)} would change the host's"
+                      " hostname: this stage has no CLONE_NEWUTS")
     result = _sethostname(name, len(name))
     _trace(f"sethostname({_c_string(name)}, {len(name)})", _result(result, result != 0))
     if result != 0:

@@ -54,3 +54,53 @@ def test_user_stage_needs_no_privilege():
     # capability over the namespaces it owns, whatever it had outside.
     result = run_without_cap_sys_admin("net_mount_uts_ipc_pid_user.py", "hostname")
     assert (result.returncode, result.stdout, result.stderr) == (0, "custom_hostname\n", "")
+
+
+# A stage with one flag removed, its setup lines kept: a student's plausible
+# mistake.  Each would change the host; libns refuses it and says why.
+MISTAKES = [
+    (stage, flag, message)
+    for stage in STAGES if "mnt" in STAGES[stage]
+    for flag, message in [
+        ("CLONE_NEWNS", "make the mounts under / private would change the host's mounts:"
+                        " this stage has no CLONE_NEWNS")]
+] + [
+    (stage, "CLONE_NEWUTS", "sethostname custom_hostname would change the host's hostname:"
+                            " this stage has no CLONE_NEWUTS")
+    for stage in STAGES if "uts" in STAGES[stage]
+]
+
+
+@pytest.mark.parametrize("stage, flag, message", MISTAKES)
+def test_a_stage_without_its_flag_is_refused_before_it_changes_the_host(stage, flag, message,
+                                                                         visible_dir):
+    mistake = visible_dir / stage
+    source = (ROOT / stage).read_text()
+    mistake.write_text(source.replace(f"    libns.{flag} |\n", ""))
+    result = subprocess.run([sys.executable, str(mistake), "echo", "the command ran"],
+                            capture_output=True, text=True, timeout=TIMEOUT,
+                            env=stage_env(PYTHONPATH=str(ROOT)))
+    assert (result.returncode, result.stdout) == (125, "")
+    assert result.stderr == f"{stage}: {message}\n"
+
+
+# Not the user stage: a mount namespace made with a new user namespace gets
+# the host's shared mounts as slaves, so nothing it mounts can reach the host.
+@pytest.mark.parametrize("stage", [stage for stage in STAGES
+                                   if "mnt" in STAGES[stage] and "user" not in STAGES[stage]])
+def test_a_stage_without_ms_private_is_refused_on_a_shared_host(stage, visible_dir):
+    mistake = visible_dir / stage
+    source = (ROOT / stage).read_text()
+    mistake.write_text(source.replace(
+        '    libns.mount(None, "/", None, libns.MS_REC | libns.MS_PRIVATE)\n', ""))
+    script = f"""
+        mount --make-rshared / || exit 90
+        exec {sys.executable} {mistake} echo the command ran
+    """
+    result = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+                            capture_output=True, text=True, timeout=TIMEOUT,
+                            env=stage_env(PYTHONPATH=str(ROOT)))
+    assert (result.returncode, result.stdout) == (125, "")
+    assert result.stderr == (f"{stage}: mount tmpfs on /tmp would show on the host too: / is"
+                             " shared with the host's mounts; make every mount private first,"
+                             ' mount(None, "/", None, MS_REC | MS_PRIVATE)\n')

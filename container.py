@@ -26,6 +26,7 @@ Try:    python3 container.py mount                 (only the container's own)
 """
 import os
 import signal
+import stat
 import sys
 import time
 
@@ -304,18 +305,27 @@ def volume_problem(volume, rootfs):
     return None
 
 
-def mount_volume(root, volume):
+def open_volume(volume):
+    """The host's side of --volume, opened before the root is built over /tmp.
+
+    An O_PATH descriptor names the file itself, wherever the path later
+    leads: a source under /tmp stays reachable, and /proc/self/fd/N is
+    what the bind mount takes as its source.
+    """
+    return os.open(volume.partition(":")[0], os.O_PATH | os.O_CLOEXEC)
+
+
+def mount_volume(root, volume, source_fd):
     """--volume HOST:CONTAINER[:ro]: the host's file or directory, bound into the container."""
-    host, _, rest = volume.partition(":")
-    inside, _, mode = rest.partition(":")
+    inside, _, mode = volume.partition(":")[2].partition(":")
     target = f"{root}{os.path.normpath(inside)}"
     if not os.path.exists(target):  # only in the default root, a tmpfs of ours
-        if os.path.isdir(host):
+        if stat.S_ISDIR(os.fstat(source_fd).st_mode):
             os.makedirs(target)
         else:
             os.makedirs(os.path.dirname(target), exist_ok=True)
             open(target, "w").close()
-    libns.bind_mount(os.path.realpath(host), target, read_only=mode == "ro", nodev=True)
+    libns.bind_mount(f"/proc/self/fd/{source_fd}", target, read_only=mode == "ro", nodev=True)
 
 
 def main():
@@ -344,6 +354,7 @@ def main():
     def child_exec(argv):
         """The child's setup, then its life as the container's init."""
         libns.mount(None, "/", None, libns.MS_REC | libns.MS_PRIVATE)
+        sources = [open_volume(volume) for volume in options["--volume"]]
         root = use_rootfs(rootfs) if rootfs else make_default_root()
         libns.mount("proc", f"{root}/proc", "proc",
                     libns.MS_NOSUID | libns.MS_NODEV | libns.MS_NOEXEC, "")
@@ -352,8 +363,9 @@ def main():
         make_dev(root)
         libns.mount("tmpfs", f"{root}/tmp", "tmpfs", libns.MS_NOSUID | libns.MS_NODEV,
                     "mode=1777")
-        for volume in options["--volume"]:
-            mount_volume(root, volume)
+        for volume, source_fd in zip(options["--volume"], sources):
+            mount_volume(root, volume, source_fd)
+            os.close(source_fd)
         libns.sethostname(options["--hostname"])
         switch_root(root)
         start_clocks_near_zero()

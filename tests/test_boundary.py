@@ -4,6 +4,7 @@ Every escape is probed harmlessly (escapes.py says how), and the host check
 after each test looks for any change all the same.
 """
 import os
+import shutil
 import subprocess
 import sys
 
@@ -160,10 +161,14 @@ def test_a_stage_inside_is_refused_as_in_docker_without_privileged():
     assert run_container("--privileged", *lesson).returncode == 0
 
 
-def test_escapes_in_the_pid_stage_finds_root_unconfined():
+def test_escapes_in_the_pid_stage_finds_root_unconfined(visible_dir):
+    # Copies the child can see: the stage hides /tmp, where a checkout may be.
+    for script in ("escapes.py", "container.py", "terminal.py", "libns.py"):
+        shutil.copy(ROOT / script, visible_dir)
     result = subprocess.run([sys.executable, str(ROOT / "net_mount_uts_ipc_pid.py"),
-                             sys.executable, str(ROOT / "escapes.py")], capture_output=True,
-                            text=True, env=stage_env(), timeout=TIMEOUT, cwd="/")
+                             sys.executable, str(visible_dir / "escapes.py")],
+                            capture_output=True, text=True, env=stage_env(), timeout=TIMEOUT,
+                            cwd="/")
     rows = dict(line.split("  ", 1) for line in result.stdout.splitlines()[1:])
     allowed = {way.strip() for way, outcome in rows.items() if outcome.strip() == "ALLOWED"}
     assert {"set the host's clock", "write a kernel setting (sysctl)", "load a kernel module",

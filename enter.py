@@ -15,9 +15,10 @@ it, join them.  setns(2) moves the caller into the namespace an open
   a child, made by clone() as in the stages, and we wait for it.
 
 Try:    python3 net_mount_uts_ipc_pid.py sleep 1000 &
-        python3 namespaces.py $(pgrep -P $! sleep)    (its namespaces)
-        python3 enter.py $(pgrep -P $! sleep) ps -e   (what it sees)
-        kill -KILL $!                                 (the tool, and sleep with it)
+        child=$(tr -d ' ' < /proc/$!/task/$!/children)   (the tool's one child)
+        python3 namespaces.py $child                 (its namespaces)
+        python3 enter.py $child ps -e                (what it sees)
+        kill -KILL $!                                (the tool, and sleep with it)
 You see: PID 1 is sleep, and ps is the only other process; hostname says
 custom_hostname; ip addr shows only lo.
 """

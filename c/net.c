@@ -34,7 +34,7 @@ int main(int argc, char **argv)
 
     if (argc < 2) {   /* Fix: without a command, execvp(NULL) crashes the child. */
         fprintf(stderr, "usage: %s COMMAND [ARG...]\n", argv[0]);
-        exit(125);
+        exit(125); /* Fix: docker run's 125, the tool failed; not -1 (255). */
     }
 
     int clone_flags = CLONE_NEWNET | SIGCHLD;
@@ -42,7 +42,7 @@ int main(int argc, char **argv)
     pid_t pid = clone(child_exec, child_stack + STACKSIZE, clone_flags, &args);
     if (pid < 0) {
         fprintf(stderr, "clone failed: %s\n", strerror(errno));
-        exit(EXIT_FAILURE);
+        exit(125);   /* Fix: docker run's 125, the tool failed, as the Python stages exit. */
     }
 
     int status;   /* Fix: the tutorial passed NULL and always exited 0. */

@@ -24,7 +24,7 @@ static int child_exec(void *arguments)
        the tmpfs would appear on the host too. */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
         fprintf(stderr, "failed to make mounts private: %s\n", strerror(errno));
-        exit(125);
+        exit(125); /* Fix: docker run's 125, the tool failed; not -1 (255). */
     }
     if (mount("none", "/tmp", "tmpfs", 0, "") != 0) {
         fprintf(stderr, "failed to mount tmpfs: %s\n", strerror(errno));
@@ -33,7 +33,7 @@ static int child_exec(void *arguments)
     const char * hn = "custom_hostname";
     if (sethostname(hn, strlen(hn)) != 0) {
         fprintf(stderr, "failed to change hostname: %s\n", strerror(errno));
-        exit(125);
+        exit(125); /* Fix: docker run's 125, the tool failed; not -1 (255). */
     }
     if (execvp(args->argv[0], args->argv) != 0) {
         fprintf(stderr, "failed to execute: %s\n", strerror(errno));
@@ -50,7 +50,7 @@ int main(int argc, char **argv)
 
     if (argc < 2) {   /* Fix: without a command, execvp(NULL) crashes the child. */
         fprintf(stderr, "usage: %s COMMAND [ARG...]\n", argv[0]);
-        exit(125);
+        exit(125); /* Fix: docker run's 125, the tool failed; not -1 (255). */
     }
 
     int clone_flags = CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWNET | SIGCHLD;
@@ -58,7 +58,7 @@ int main(int argc, char **argv)
     pid_t pid = clone(child_exec, child_stack + STACKSIZE, clone_flags, &args);
     if (pid < 0) {
         fprintf(stderr, "clone failed: %s\n", strerror(errno));
-        exit(EXIT_FAILURE);
+        exit(125);   /* Fix: docker run's 125, the tool failed, as the Python stages exit. */
     }
 
     int status;   /* Fix: the tutorial passed NULL and always exited 0. */

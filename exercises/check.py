@@ -1,39 +1,92 @@
 """check.py: check your work on an exercise of EXERCISES.md.
 
-Usage:  sudo python3 exercises/check.py N [FILE]
+Usage:  python3 exercises/check.py N [FILE]
 
 Runs the file exercise N asks you to write (or FILE) in real namespaces,
-and says in plain words what is right and what is still missing.  Exits 0
-when everything is right, 1 when something is missing, 2 for a bad call.
+and says in plain words what is right and what is still missing, with what
+your stage itself said when something went wrong, and a hint for the
+mistakes it knows.  Exits 0 when everything is right, 1 when something is
+missing, 2 for a bad call.
+
+Your code cannot reach the host through it: as root, every run happens in
+throwaway mount, UTS and IPC namespaces of its own (unshare), so that a
+stage that forgets a flag changes those, not the host's; as an ordinary
+user your stage has no power over the host anyway.
 """
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 EXERCISES_DIR = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(EXERCISES_DIR)
-TIMEOUT = 60  # seconds; only a guard against a command that hangs
+TIMEOUT = 20  # seconds: a stage that runs `true` ends in a fraction of one
+KINDS = ("cgroup", "net", "mnt", "uts", "ipc", "pid")
 PID_STAGE_NAMESPACES = ("net", "mnt", "uts", "ipc", "pid")
+THROWAWAY = ["unshare", "--mount", "--uts", "--ipc", "--propagation", "private"]
+# Before the stage starts, the shell that starts it prints its namespaces:
+# "new" means new to the stage, wherever the check itself runs.
+SHOW_NAMESPACES = (f"for kind in {' '.join(KINDS)}; do readlink /proc/self/ns/$kind; done;"
+                   ' echo ===; exec "$@"')
+
+
+class Run:
+    """One run of a stage: its status, output, what it said, the namespaces it started from."""
+
+    def __init__(self, status, stdout, stderr, outside):
+        self.status, self.stdout, self.stderr, self.outside = status, stdout, stderr, outside
+
+    def complaint(self, stage):
+        """One line on what went wrong, in words; None when nothing visibly did."""
+        if self.status is None:
+            return f"it did not end within {TIMEOUT} s (an endless loop?)"
+        if self.status < 0:
+            name = signal.Signals(-self.status).name
+            return f"it was killed by {name} (signal {-self.status}), not ended by itself"
+        lines = [line for line in self.stderr.splitlines() if line.strip()]
+        if not lines:
+            return None
+        # Python's own report of an error in your code (a traceback, or a
+        # SyntaxError before anything ran): where in your file, and what.
+        places = [line.strip() for line in lines
+                  if line.strip().startswith("File ") and stage in line]
+        if places and "Error" in lines[-1]:
+            return f"{places[-1].split(', ')[1]} of your file: {lines[-1].strip()}"
+        return lines[-1].strip()
+
+
+def python_command(stage, *command):
+    """The argv that runs `python3 STAGE COMMAND...` (or a built C program) where it cannot
+    reach the host."""
+    wrapper = THROWAWAY if os.geteuid() == 0 else []
+    program = [sys.executable, stage] if stage.endswith(".py") else [stage]
+    return [*wrapper, "sh", "-c", SHOW_NAMESPACES, "sh", *program, *command]
+
+
+def environment():
+    return dict(os.environ, PYTHONPATH=ROOT)
 
 
 def run(stage, *command):
-    """Run `python3 STAGE COMMAND...` with libns importable; the CompletedProcess."""
-    return subprocess.run([sys.executable, stage, *command], capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=ROOT), timeout=TIMEOUT)
-
-
-def host_namespace(kind):
-    return os.readlink(f"/proc/self/ns/{kind}")
+    """Run `python3 STAGE COMMAND...` to its end (or TIMEOUT); the Run."""
+    try:
+        done = subprocess.run(python_command(stage, *command), capture_output=True, text=True,
+                              env=environment(), timeout=TIMEOUT, errors="replace")
+    except subprocess.TimeoutExpired:
+        return Run(None, "", "", {})
+    outside, _, stdout = done.stdout.partition("===\n")
+    return Run(done.returncode, stdout, done.stderr, dict(zip(KINDS, outside.split())))
 
 
 def namespaces_inside(stage):
-    """{kind: namespace} of the command run by `stage`, or {} if it failed."""
-    kinds = ("cgroup",) + PID_STAGE_NAMESPACES
-    result = run(stage, "sh", "-c", f"for k in {' '.join(kinds)}; do readlink /proc/self/ns/$k;"
+    """(the Run, {kind: namespace} of the command the stage ran, or {} if it failed)."""
+    result = run(stage, "sh", "-c", f"for k in {' '.join(KINDS)}; do readlink /proc/self/ns/$k;"
                  " done")
-    return dict(zip(kinds, result.stdout.split())) if result.returncode == 0 else {}
+    inside = dict(zip(KINDS, result.stdout.split())) if result.status == 0 else {}
+    return result, inside
 
 
 def descendants(pid):
@@ -50,62 +103,127 @@ def descendants(pid):
     return names
 
 
+def uses_another_program(stage):
+    """True when the file runs a program of its own (subprocess, os.system, ...)."""
+    with open(stage, errors="replace") as source:
+        text = source.read()
+    return any(word in text for word in ("subprocess", "os.system", "os.popen", "os.exec",
+                                         "os.spawn"))
+
+
 def check_net_lo(stage):
     """Exercise 2: bring lo up."""
     result = run(stage, "ip", "-o", "link", "show")
-    yield result.returncode == 0, "the stage runs `ip -o link show` and exits with its status"
-    names = [line.split(":")[1].strip() for line in result.stdout.splitlines()]
-    yield names == ["lo"], "only lo is in the new network namespace"
-    flags = result.stdout.split("<", 1)[-1].split(">")[0].split(",")
-    yield "UP" in flags, f"lo is up (its flags are <{','.join(flags)}>; UP must be there)"
+    yield result.status == 0, "the stage runs `ip -o link show` and exits with its status", result
+    # `ip -o` prints one line a device, "1: lo: <...>"; anything else is not ip's.
+    devices = [line for line in result.stdout.splitlines() if line.split(":")[0].isdigit()]
+    names = [line.split(":")[1].strip() for line in devices]
+    yield names == ["lo"], "only lo is in the new network namespace", result
+    text = "".join(devices)
+    flags = text.split("<", 1)[1].split(">")[0].split(",") if "<" in text else []
+    yield ("UP" in flags, f"lo is up (its flags are <{','.join(flags)}>; UP must be there)"
+           + ("" if "UP" in flags else "; hint: SIOCGIFFLAGS, add IFF_UP, SIOCSIFFLAGS, on a"
+              " socket made in child_exec"), None)
+    yield (not uses_another_program(stage),
+           "no external program: two ioctl(2) calls, not `ip` run from Python", None)
 
 
 def check_pid_no_proc(stage):
     """Exercise 6: the pid stage without its fresh /proc."""
     result = run(stage, "sh", "-c", "echo $$")
-    yield result.stdout == "1\n", "the command is PID 1 of a new PID namespace (echo $$ says 1)"
+    yield (result.stdout == "1\n",
+           "the command is PID 1 of a new PID namespace (echo $$ says 1)", result)
     result = run(stage, "ps", "-e", "-o", "pid=")
-    yield len(result.stdout.split()) > 1, ("ps lists the host's processes: no fresh proc is"
-                                           " mounted on /proc")
+    many = len(result.stdout.split()) > 1
+    yield (many, "ps lists the host's processes: no fresh proc is mounted on /proc"
+           + ("" if many or result.status else "; hint: remove the line that mounts proc"),
+           result)
 
 
 def check_pid_init(stage):
     """Exercise 7: an init as PID 1, out of the PID-1 trap."""
     result = run(stage, "ps", "-e", "-o", "pid=,comm=")
     processes = [line.split() for line in result.stdout.splitlines()]
-    yield (len(processes) == 2 and processes[0][0] == "1" and processes[1] == ["2", "ps"],
-           "the command runs as PID 2, under an init as PID 1")
-    status = run(stage, "sh", "-c", "exit 3").returncode
-    yield status == 3, "the command's exit status passes through"
+    as_pid_2 = len(processes) == 2 and processes[0][:1] == ["1"] and processes[1] == ["2", "ps"]
+    hint = ""
+    if processes == [["1", "ps"]]:
+        hint = ("; hint: ps is still PID 1: instead of execvp, run it with"
+                " libns.run(0, None, argv, as_init=True)")
+    yield as_pid_2, "the command runs as PID 2, under an init as PID 1" + hint, result
+    status = run(stage, "sh", "-c", "exit 3").status
+    yield (status == 3, "the command's exit status passes through"
+           + ("" if status == 3 else f" (3 came back as {status})"), None)
     result = run(stage, "sh", "-c", "(sleep 0.1 &); sleep 0.6; ps -e -o stat=")
     zombies = [state for state in result.stdout.split() if state.startswith("Z")]
-    yield result.returncode == 0 and not zombies, "orphans are reaped: no zombie is left"
-    tool = subprocess.Popen([sys.executable, stage, "sleep", "1000"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=ROOT))
+    yield result.status == 0 and not zombies, "orphans are reaped: no zombie is left", result
+    yield sigterm_check(stage)
+
+
+def sigterm_check(stage):
+    """SIGTERM to the tool ends `sleep 1000` inside: (right, what, None)."""
+    tool = subprocess.Popen(python_command(stage, "sleep", "1000"), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=environment())
     deadline = time.monotonic() + TIMEOUT
-    while "sleep" not in descendants(tool.pid) and time.monotonic() < deadline:
+    # Until sleep runs, or the tool has ended: then there is nothing to wait for.
+    while ("sleep" not in descendants(tool.pid) and tool.poll() is None
+           and time.monotonic() < deadline):
         time.sleep(0.01)
-    tool.send_signal(signal.SIGTERM)
+    if tool.poll() is None:
+        tool.send_signal(signal.SIGTERM)
     try:
         status = tool.wait(timeout=10)  # in the PID-1 trap, it would wait forever
     except subprocess.TimeoutExpired:
         tool.kill()
         status = tool.wait()
-    yield status == 128 + signal.SIGTERM, ("SIGTERM to the tool stops `sleep 1000` inside and"
-                                           f" the tool exits 143 (it exited {status})")
+    if status == -signal.SIGKILL:
+        said = "it did not end, and was killed with SIGKILL after 10 s: the PID-1 trap"
+    elif status < 0:
+        said = f"it was killed by {signal.Signals(-status).name}"
+    else:
+        said = f"it exited {status}"
+    return (status == 128 + signal.SIGTERM,
+            f"SIGTERM to the tool stops `sleep 1000` inside and the tool exits 143 ({said})", None)
 
 
 def check_cgroup_stage(stage):
     """Exercise 9: one more namespace, cgroup."""
-    inside = namespaces_inside(stage)
-    yield bool(inside), "the stage runs a command and exits with its status"
-    yield (inside.get("cgroup", host_namespace("cgroup")) != host_namespace("cgroup"),
-           "the command's cgroup namespace is a new one")
-    yield (all(inside.get(kind, host_namespace(kind)) != host_namespace(kind)
-               for kind in PID_STAGE_NAMESPACES),
-           "the pid stage's five namespaces are still new ones too")
+    result, inside = namespaces_inside(stage)
+    hint = ("; hint: keep the pid stage's flags and add CLONE_NEWCGROUP to them with |"
+            if "this stage has no CLONE_" in result.stderr else "")
+    yield bool(inside), "the stage runs a command and exits with its status" + hint, result
+    outside = result.outside
+    yield (bool(inside) and inside["cgroup"] != outside.get("cgroup"),
+           "the command's cgroup namespace is a new one", None)
+    kept = bool(inside) and all(inside[kind] != outside.get(kind) for kind in PID_STAGE_NAMESPACES)
+    hint = "" if kept or not inside else (
+        "; hint: add CLONE_NEWCGROUP to the flags with |; do not replace them")
+    yield kept, "the pid stage's five namespaces are still new ones too" + hint, None
     result = run(stage, "ps", "-e", "-o", "pid=")
-    yield result.stdout.split() == ["1"], "ps inside shows a single process, PID 1"
+    yield result.stdout.split() == ["1"], "ps inside shows a single process, PID 1", result
+
+
+def check_c_cgroup(program):
+    """Exercise 11: a namespace added to a C program."""
+    folder = tempfile.mkdtemp(prefix="check-")
+    try:
+        binary = os.path.join(folder, "out")
+        built = subprocess.run(["gcc", "-Wall", "-Wextra", "-o", binary, program],
+                               capture_output=True, text=True, timeout=TIMEOUT)
+        warnings = [line for line in built.stderr.splitlines() if ": " in line]
+        yield (built.returncode == 0 and not warnings,
+               "it compiles with gcc -Wall -Wextra, without a warning"
+               + (f" (gcc: {warnings[0]})" if warnings else ""), None)
+        if built.returncode != 0:
+            return
+        result, inside = namespaces_inside(binary)
+        yield bool(inside), "it runs a command and exits with its status", result
+        yield (bool(inside) and inside["cgroup"] != result.outside.get("cgroup"),
+               "the command's cgroup namespace is a new one", None)
+        yield (bool(inside) and all(inside[kind] != result.outside.get(kind)
+                                    for kind in PID_STAGE_NAMESPACES),
+               "the pid stage's five namespaces are still new ones too", None)
+    finally:
+        shutil.rmtree(folder)
 
 
 EXERCISES = {
@@ -113,6 +231,7 @@ EXERCISES = {
     6: ("pid_no_proc.py", check_pid_no_proc),
     7: ("pid_init.py", check_pid_init),
     9: ("cgroup_stage.py", check_cgroup_stage),
+    11: ("cgroup.c", check_c_cgroup),
 }
 
 
@@ -128,13 +247,24 @@ def main(arguments):
               file=sys.stderr)
         return 2
     print(f"{check.__doc__.rstrip('.')} ({stage})")
-    missing = 0
-    for right, what in check(os.path.abspath(stage)):
+    missing, told = 0, set()
+    for right, what, result in check(os.path.abspath(stage)):
         print(f"  {'ok' if right else 'missing':8} {what}")
         missing += not right
+        said = result.complaint(os.path.abspath(stage)) if result and not right else None
+        if said and said not in told:  # each complaint once
+            print(f"           your stage said: {said}")
+            told.add(said)
     print("All done." if not missing else f"{missing} thing(s) still missing.")
     return 1 if missing else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        status = main(sys.argv[1:])
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # A reader that has seen enough (| head): end quietly, as the tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 1
+    sys.exit(status)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import CAP_SYS_ADMIN, C_TWIN, ROOT, TIMEOUT, host_state, read
+from helpers import CAP_SYS_ADMIN, C_TWIN, OUR_QUEUE_MODE, ROOT, TIMEOUT, host_state, read
 
 
 @pytest.fixture(scope="session")
@@ -73,7 +73,8 @@ def tiny_rootfs(visible_dir):
 @pytest.fixture
 def host_queue():
     """A System V message queue on the host, so that hiding it means something."""
-    made = subprocess.run(["ipcmk", "-Q"], capture_output=True, text=True, check=True)
+    made = subprocess.run(["ipcmk", "-Q", "-p", OUR_QUEUE_MODE], capture_output=True, text=True,
+                          check=True)
     queue_id = made.stdout.split()[-1]
     yield queue_id
     subprocess.run(["ipcrm", "-q", queue_id], check=True)

@@ -190,13 +190,37 @@ def read(path):
         return file.read()
 
 
+# What the tests' own message queues are made with (ipcmk -p): a queue of
+# ours that reaches the host can be told from another user's.
+OUR_QUEUE_MODE = "0642"
+# The hostnames our tools and tests set, and where our tools mount.
+OUR_HOSTNAMES = {"custom_hostname", "container", "tiny", "changed-inside"}
+OUR_MOUNT_POINTS = {"/", "/tmp", "/proc", "/mnt"}
+OUR_MOUNT_PREFIXES = ("/proc/", "/dev/", "/etc/", "/usr/", "/tmp/usr", "/tmp/etc", "/tmp/proc",
+                      "/tmp/dev", "/tmp/tmp", "/tmp/bin", "/tmp/sbin", "/tmp/lib")
+
+
+def our_queues():
+    """msqid of each System V message queue on the host made with OUR_QUEUE_MODE."""
+    lines = read("/proc/sysvipc/msg").splitlines()[1:]
+    return sorted(line.split()[1] for line in lines if line.split()[2] == OUR_QUEUE_MODE[1:])
+
+
 def host_state():
-    """What no stage may change: hostname, mounts, /proc, IPC, interfaces."""
+    """What no stage may change, as far as our own tools could change it.
+
+    The hostname, if it became one our tools set; the mounts at the places
+    our tools mount on; the /proc we see; the message queues our tests make;
+    the interfaces.  Another user of the machine who makes a queue or a
+    mount elsewhere meanwhile does not fail the suite; any leak of ours does.
+    """
+    hostname = read("/proc/sys/kernel/hostname").strip()
     return {
-        "hostname": read("/proc/sys/kernel/hostname"),
-        "mounts": sorted(mount_table()),
+        "hostname": hostname if hostname in OUR_HOSTNAMES else "(not one of ours)",
+        "mounts": sorted(mount for mount in mount_table() if mount[0] in OUR_MOUNT_POINTS
+                         or mount[0].startswith(OUR_MOUNT_PREFIXES)),
         "proc": os.stat("/proc/self").st_dev,
-        "ipc": [read(f"/proc/sysvipc/{kind}") for kind in ("msg", "sem", "shm")],
+        "queues": our_queues(),
         "interfaces": interfaces(read("/proc/net/dev")),
     }
 

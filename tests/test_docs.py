@@ -24,7 +24,7 @@ from helpers import ROOT, TIMEOUT, read, stage_env
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
-DOCUMENTS = ["README.md", "EXERCISES.md"]
+DOCUMENTS = ["README.md", "EXERCISES.md", "TEACHING.md"]
 BLOCK = re.compile(r"^```([^\n]*)\n(.*?)^```$", re.M | re.S)
 # The first words of each block that is not run, and why.
 NOT_RUN = {
@@ -135,4 +135,5 @@ def test_only_the_known_blocks_are_not_run():
 def test_every_block_is_of_a_known_kind():
     kinds = {match.group(1) for document in DOCUMENTS
              for match in BLOCK.finditer(read(ROOT / document))}
-    assert kinds <= {"console", "sh", "sh no-test", "text", "python"}
+    # mermaid: diagrams, drawn where the repository is browsed; never run.
+    assert kinds <= {"console", "sh", "sh no-test", "text", "python", "mermaid"}

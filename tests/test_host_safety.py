@@ -104,3 +104,27 @@ def test_a_stage_without_ms_private_is_refused_on_a_shared_host(stage, visible_d
     assert result.stderr == (f"{stage}: mount tmpfs on /tmp would show on the host too: / is"
                              " shared with the host's mounts; make every mount private first,"
                              ' mount(None, "/", None, MS_REC | MS_PRIVATE)\n')
+
+
+def test_the_host_check_counts_ours_and_not_another_user_s():
+    # Run where nothing reaches the real host: an IPC and a mount namespace
+    # of the test's own.  A queue and a mount of another user's, as they may
+    # come and go on a shared machine, change nothing the check counts; a
+    # queue made as our tests make theirs, and a tmpfs on /tmp, do.
+    code = f"""
+import subprocess, sys
+sys.path.insert(0, {str(ROOT / 'tests')!r})
+from helpers import OUR_QUEUE_MODE, host_state
+before = host_state()
+subprocess.run(["ipcmk", "-Q"], check=True, capture_output=True)
+subprocess.run(["mount", "-t", "tmpfs", "someone-else", "/srv"], check=True)
+print(host_state() == before)
+subprocess.run(["ipcmk", "-Q", "-p", OUR_QUEUE_MODE], check=True, capture_output=True)
+print(host_state()["queues"] == before["queues"])
+subprocess.run(["mount", "-t", "tmpfs", "ours", "/tmp"], check=True)
+print(host_state()["mounts"] == before["mounts"])
+"""
+    result = subprocess.run(["unshare", "--ipc", "--mount", "--propagation", "private",
+                             sys.executable, "-c", code], capture_output=True, text=True,
+                            env=stage_env(), timeout=TIMEOUT)
+    assert (result.stdout.split(), result.stderr) == (["True", "False", "False"], "")

@@ -1,0 +1,30 @@
+"""cgroup_flags_replaced.py: a wrong attempt check.py must explain.
+
+
+Below is the pid stage, copied as the tutorial copies each program.  Add the
+cgroup namespace: the command's /proc/self/ns/cgroup must differ from the
+host's.  See EXERCISES.md.
+
+Run it:      PYTHONPATH=. python3 exercises/cgroup_stage.py readlink /proc/self/ns/cgroup
+Check it:    python3 exercises/check.py 9
+"""
+import libns
+
+clone_flags = libns.CLONE_NEWCGROUP | libns.SIGCHLD  # wrong: replaces the others
+
+
+def child_exec(argv):
+    """The child, after clone(): its setup, then it becomes the command."""
+    libns.mount(None, "/", None, libns.MS_REC | libns.MS_PRIVATE)
+    libns.mount("none", "/tmp", "tmpfs", 0, "")
+    libns.sethostname("custom_hostname")
+    libns.mount("proc", "/proc", "proc", libns.MS_NOSUID | libns.MS_NODEV | libns.MS_NOEXEC, "")
+    libns.execvp(argv)
+
+
+if __name__ == "__main__":
+    argv = libns.command_line(__doc__)
+    child_stack = libns.map_stack()
+    pid = libns.clone(child_exec, child_stack, clone_flags, argv)
+    status = libns.waitpid(pid)
+    libns.exit(status)

@@ -31,6 +31,7 @@ import sys
 import time
 
 import libns
+import net_veth
 import terminal
 
 clone_flags = (
@@ -83,7 +84,8 @@ READ_ONLY_PATHS = ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus",
 USERNS_RANGE = (100000, 100000, 65536)
 
 USAGE = ("[-t|-T] [--privileged] [--cap-add CAPS] [--cap-drop CAPS] [--userns] [--rootfs DIR]"
-         " [--volume HOST:CONTAINER[:ro]]... [--hostname NAME] [--] [COMMAND [ARG...]]")
+         " [--volume HOST:CONTAINER[:ro]]... [--net none|veth|host] [--subnet CIDR]"
+         " [--hostname NAME] [--] [COMMAND [ARG...]]")
 NOTE = """\
   -t               give the container a terminal of its own (default when stdin is one)
   -T               do not: the command writes straight to yours
@@ -96,6 +98,10 @@ NOTE = """\
   --volume HOST:CONTAINER[:ro]
                    bind the host's HOST at CONTAINER inside, read-only with :ro (repeatable;
                    docker run's -v, whose letter is the trace's here)
+  --net none       a network of its own with lo up, and nothing else (the default)
+  --net veth       and a veth pair to the host, an address, a default route (root only)
+  --net host       the host's network, as docker run --net host
+  --subnet CIDR    where --net veth takes each container's /30 (default 10.200.0.0/16)
   --hostname NAME  the container's hostname (default: container)
 Without a command, container.py runs /bin/sh inside, as Docker runs an image's shell.
 Confinement, as docker run gives it: Docker's capabilities only, no_new_privs, a
@@ -331,7 +337,7 @@ def mount_volume(root, volume, source_fd):
 def main():
     options = {"--rootfs": None, "--hostname": "container", "-t": False, "-T": False,
                "--privileged": False, "--cap-add": "", "--cap-drop": "", "--userns": False,
-               "--volume": []}
+               "--volume": [], "--net": "none", "--subnet": "10.200.0.0/16"}
     options, argv = libns.parse_options(sys.argv[1:], __doc__, USAGE, options, NOTE)
     rootfs = options["--rootfs"]
     rootfs = rootfs and os.path.realpath(rootfs)
@@ -347,6 +353,16 @@ def main():
     if options["-t"] and not os.isatty(0):
         libns.exit_with_message("-t: stdin is not a terminal (leave out -t, or use -T)", 125)
     with_terminal = os.isatty(0) and not options["-T"]
+    network = options["--net"]
+    if network not in ("none", "veth", "host"):
+        libns.exit_with_message(f"--net {network}: it is none, veth or host", 125)
+    pair = None
+    if network == "veth":
+        libns.refuse_veth_without_root()
+        try:
+            pair = libns.free_veth_subnet(options["--subnet"])
+        except ValueError as error:
+            libns.exit_with_message(f"--subnet {options['--subnet']}: {error}", 125)
     cap_add = capability_names(options["--cap-add"])
     cap_drop = capability_names(options["--cap-drop"])
     tool_end, init_end = terminal.channel() if with_terminal else (None, None)
@@ -367,6 +383,10 @@ def main():
             mount_volume(root, volume, source_fd)
             os.close(source_fd)
         libns.sethostname(options["--hostname"])
+        if network == "veth":
+            net_veth.bring_up_inside(pair)
+        elif network == "none":
+            libns.set_link_up("lo")
         switch_root(root)
         start_clocks_near_zero()
         pts = terminal.open_inside(init_end) if with_terminal else None
@@ -384,7 +404,10 @@ def main():
         # Podman and Docker's userns-remap give: a capability forgotten in
         # the list above is then one over the container's namespaces only.
         flags, id_map = clone_flags | libns.CLONE_NEWUSER, USERNS_RANGE
-    pid = libns.clone(child_exec, child_stack, flags, argv, id_map=id_map)
+    if network == "host":
+        flags &= ~libns.CLONE_NEWNET  # the host's interfaces, as docker run --net host
+    prepare = (lambda pid: net_veth.connect(pid, pair)) if pair else None
+    pid = libns.clone(child_exec, child_stack, flags, argv, id_map=id_map, prepare=prepare)
     if with_terminal:
         init_end.close()
         status = terminal.relay(tool_end, lambda resize: libns.waitpid(pid, on_signal=resize))

@@ -259,7 +259,7 @@ _run_steps = CHILD_FUNCTION(any)
 _NEVER = object()
 
 
-def clone(child_exec, child_stack, clone_flags, argv, id_map=None):
+def clone(child_exec, child_stack, clone_flags, argv, id_map=None, prepare=None):
     """Start `child_exec(argv)` in a new child, in new namespaces; return its pid.
 
     clone(2), as C calls it: `clone(child_exec, child_stack + STACKSIZE,
@@ -275,6 +275,8 @@ def clone(child_exec, child_stack, clone_flags, argv, id_map=None):
 
     `id_map`, (uid, gid, count) outside for ids 0.. inside a new user
     namespace; by default the caller's own uid and gid, for one id.
+    `prepare(pid)`, what the parent does for the child before it goes on
+    (net_veth.py: the host's end of a veth pair).
 
     Errors you will meet: EPERM without CAP_SYS_ADMIN (run as root, or in
     Docker with --privileged: its default seccomp profile refuses these
@@ -309,8 +311,17 @@ def clone(child_exec, child_stack, clone_flags, argv, id_map=None):
         handshake.close()
         raise
     uid, gid, count = id_map or (uid, gid, 1)
-    report = handshake.parent_side(lambda: map_root_user(pid, uid, gid, count)
-                                   if in_user_namespace else None)
+
+    def prepare_child():
+        if in_user_namespace:
+            map_root_user(pid, uid, gid, count)
+        if prepare is not None:
+            prepare(pid)
+    try:
+        report = handshake.parent_side(prepare_child)
+    except BaseException:
+        os.waitpid(pid, 0)  # the child read end of file instead of "go", and left
+        raise
     if report is not None:
         _returncode(pid, os.waitpid(pid, 0)[1])  # it has left, without running the command
         raise report
@@ -891,6 +902,7 @@ def exit(returncode):
     after clone() each of them is copy-on-write and faults once.  That is
     most of a millisecond per megabyte, and nothing here needs it.
     """
+    delete_links()
     if returncode < 0:
         die_by_signal(-returncode)
     flush_output()
@@ -1423,6 +1435,184 @@ def try_syscall(name, *arguments):
     return None
 
 
+# === net_veth.py, container.py --net veth: rtnetlink(7), a veth pair =========
+
+# <linux/netlink.h>, <linux/rtnetlink.h>, <linux/if_link.h>, <linux/veth.h>:
+# what `ip link add ... type veth`, `ip addr add` and `ip route add` send to
+# the kernel, on a netlink socket of the network namespace they act in.
+NETLINK_ROUTE = 0
+NLMSG_ERROR = 2
+RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_NEWROUTE = 16, 17, 20, 24
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
+IFLA_IFNAME, IFLA_LINKINFO, IFLA_NET_NS_PID = 3, 18, 19
+IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER = 1, 2, 1
+IFA_ADDRESS, IFA_LOCAL = 1, 2
+RTA_OIF, RTA_GATEWAY = 4, 5
+RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST = 254, 3, 0, 1
+IFF_UP = 0x1
+
+
+def _attribute(kind, payload):
+    """A struct rtattr: length, type, then the payload, padded to 4 bytes."""
+    length = 4 + len(payload)
+    return (length.to_bytes(2, sys.byteorder) + kind.to_bytes(2, sys.byteorder) + payload
+            + bytes(-length % 4))
+
+
+def _ifinfomsg(index=0, flags=0, change=0):
+    """struct ifinfomsg: which link, and which of its flags to change."""
+    return bytes([0, 0]) + bytes(2) + b"".join(
+        value.to_bytes(4, sys.byteorder, signed=True) for value in (index, flags, change))
+
+
+def _name(text):
+    return os.fsencode(text) + b"\0"
+
+
+def _netlink(message_type, flags, body, description):
+    """Send one rtnetlink request and wait for the kernel's answer; OSError if it says no.
+
+    A netlink message is a struct nlmsghdr (length, type, flags, sequence,
+    port) and its body; with NLM_F_ACK the kernel answers NLMSG_ERROR,
+    whose error is 0 for yes and -errno for no.
+    """
+    import socket  # here: only the networked stages need it
+    flags |= NLM_F_REQUEST | NLM_F_ACK
+    header = ((16 + len(body)).to_bytes(4, sys.byteorder)
+              + message_type.to_bytes(2, sys.byteorder) + flags.to_bytes(2, sys.byteorder)
+              + bytes(8))
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE) as channel:
+        channel.send(header + body)
+        answer = channel.recv(65536)
+    code = -int.from_bytes(answer[16:20], sys.byteorder, signed=True)
+    is_answer = int.from_bytes(answer[4:6], sys.byteorder) == NLMSG_ERROR
+    _trace(description, f"-1 {errno.errorcode.get(code, code)} ({os.strerror(code)})"
+           if code else "0")
+    if not is_answer or code:
+        raise OSError(code or errno.EPROTO, f"{description}: {os.strerror(code or errno.EPROTO)}")
+
+
+def _index(interface, description):
+    """The interface's number, which requests name it by; ENODEV names the request."""
+    import socket
+    try:
+        return socket.if_nametoindex(interface)
+    except OSError:
+        _trace(description, "-1 ENODEV (No such device)")
+        raise OSError(errno.ENODEV, f"{description}: {os.strerror(errno.ENODEV)}") from None
+
+
+def add_veth_pair(name, peer, peer_pid=None):
+    """Make two network interfaces joined by a virtual cable; the peer in `peer_pid`'s namespace.
+
+    `ip link add NAME type veth peer name PEER netns PID`.  See veth(4).
+    What goes into one end comes out of the other.  The pair dies with the
+    network namespace of either end: when the container's goes, so does the
+    host's end.  Errors: EEXIST for a name taken, EPERM without
+    CAP_NET_ADMIN over this network namespace.
+    """
+    peer_attributes = _attribute(IFLA_IFNAME, _name(peer))
+    if peer_pid is not None:
+        peer_attributes += _attribute(IFLA_NET_NS_PID, peer_pid.to_bytes(4, sys.byteorder))
+    link_info = _attribute(IFLA_INFO_KIND, b"veth\0") + _attribute(
+        IFLA_INFO_DATA, _attribute(VETH_INFO_PEER, _ifinfomsg() + peer_attributes))
+    netns = f" netns {peer_pid}" if peer_pid is not None else ""
+    _netlink(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL,
+             _ifinfomsg() + _attribute(IFLA_IFNAME, _name(name))
+             + _attribute(IFLA_LINKINFO, link_info),
+             f"RTM_NEWLINK {name} type veth peer {peer}{netns}")
+
+
+# Interfaces this tool made on the host, deleted on every way out (exit(),
+# an error's one line): see delete_link.
+links_to_delete = []
+
+
+def delete_links():
+    """Delete each interface in links_to_delete that is still there."""
+    while links_to_delete:
+        delete_link(links_to_delete.pop())
+
+
+def delete_link(interface):
+    """`ip link del INTERFACE`, if it is still there; a veth pair goes with either end.
+
+    The kernel removes a dead namespace's interfaces too, but later, from a
+    work queue: a tool that waits for its container deletes its end itself,
+    so that the host is as it was when the tool returns.
+    """
+    import socket
+    try:
+        index = socket.if_nametoindex(interface)
+    except OSError:
+        return
+    try:
+        _netlink(RTM_DELLINK, 0, _ifinfomsg(index), f"RTM_DELLINK {interface}")
+    except OSError as error:
+        if error.errno != errno.ENODEV:  # gone meanwhile, with its namespace
+            raise
+
+
+def set_link_up(interface):
+    """`ip link set INTERFACE up`: a new interface, lo included, starts down."""
+    description = f"RTM_NEWLINK {interface} up"
+    _netlink(RTM_NEWLINK, 0, _ifinfomsg(_index(interface, description), IFF_UP, IFF_UP),
+             description)
+
+
+def add_address(interface, address, prefix_length):
+    """`ip addr add ADDRESS/PREFIX dev INTERFACE`: an IPv4 address, and its subnet's route."""
+    import socket
+    description = f"RTM_NEWADDR {interface} {address}/{prefix_length}"
+    packed = socket.inet_aton(address)
+    body = bytes([socket.AF_INET, prefix_length, 0, RT_SCOPE_UNIVERSE]) + _index(
+        interface, description).to_bytes(4, sys.byteorder)
+    _netlink(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL,
+             body + _attribute(IFA_LOCAL, packed) + _attribute(IFA_ADDRESS, packed), description)
+
+
+def add_default_route(gateway, interface):
+    """`ip route add default via GATEWAY dev INTERFACE`: where every other address goes."""
+    import socket
+    description = f"RTM_NEWROUTE default via {gateway} dev {interface}"
+    body = bytes([socket.AF_INET, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE,
+                  RTN_UNICAST]) + bytes(4)
+    _netlink(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL,
+             body + _attribute(RTA_GATEWAY, socket.inet_aton(gateway))
+             + _attribute(RTA_OIF, _index(interface, description).to_bytes(4, sys.byteorder)),
+             description)
+
+
+def free_veth_subnet(subnet="10.200.0.0/16"):
+    """(host end's name, host's address, container's address, 30): a /30 of `subnet` in no use.
+
+    Each container gets a pair of its own, numbered by its /30 block: a block
+    with a host address already on an interface is taken (by another
+    container, or by the machine), so several containers never collide.
+    The host's addresses are the "/32 host LOCAL" lines of /proc/net/fib_trie.
+    """
+    import ipaddress
+    network = ipaddress.ip_network(subnet)
+    with open("/proc/net/fib_trie") as fib:
+        lines = fib.read().splitlines()
+    local = {lines[number - 1].split()[-1] for number, line in enumerate(lines)
+             if "/32 host LOCAL" in line}
+    for block in network.subnets(new_prefix=30):
+        host, container = list(block.hosts())
+        if str(host) not in local and str(container) not in local:
+            # Named after its address, so that two subnets never share a name.
+            return f"veth{int(host) & 0xFFFFFF:06x}", str(host), str(container), 30
+    raise OSError(errno.EADDRNOTAVAIL, f"no /30 of {subnet} is free for a veth pair")
+
+
+def refuse_veth_without_root():
+    """A veth pair's host end needs root: say so, with what rootless tools do instead; 125."""
+    if os.geteuid() != 0:
+        exit_with_message("a veth pair needs root: its host end is in the host's network"
+                          " namespace, which an ordinary user may not change (rootless"
+                          " containers relay packets with slirp4netns or pasta instead)", 125)
+
+
 # === enter.py: setns(2), and which namespaces a process is in ================
 
 _setns = _prototype(libc.setns, ctypes.c_int, ctypes.c_int, ctypes.c_int)
@@ -1573,6 +1763,11 @@ def exit_with_message(message, status):
     """
     flush_output()
     write_stderr(f"{program_name()}: {message}")
+    if not _in_child:
+        try:
+            delete_links()
+        except OSError:
+            pass  # the message above is the one that matters
     os._exit(status)
 
 

@@ -163,8 +163,8 @@ def test_a_stage_inside_is_refused_as_in_docker_without_privileged():
 
 def test_escapes_in_the_pid_stage_finds_root_unconfined(visible_dir):
     # Copies the child can see: the stage hides /tmp, where a checkout may be.
-    for script in ("escapes.py", "container.py", "terminal.py", "libns.py"):
-        shutil.copy(ROOT / script, visible_dir)
+    for script in ROOT.glob("*.py"):
+        shutil.copy(script, visible_dir)
     result = subprocess.run([sys.executable, str(ROOT / "net_mount_uts_ipc_pid.py"),
                              sys.executable, str(visible_dir / "escapes.py")],
                             capture_output=True, text=True, env=stage_env(), timeout=TIMEOUT,

@@ -139,22 +139,30 @@ def test_enter_without_permission_is_125(world_readable_copy):
                              " your own processes; root may enter any)\n")
 
 
-def test_ordinary_user_enters_their_own_rootless_container(world_readable_copy):
+@pytest.fixture
+def rootless_pid_stage(world_readable_copy):
+    """The pid stage run by nobody, `sleep` as its PID 1: the pid of that sleep."""
     marker = f"1000.{os.getpid()}"
     tool = subprocess.Popen(as_nobody(world_readable_copy, PID_STAGE, "sleep", marker),
                             env=stage_env())
+    sleeping = lambda: [pid for pid in processes_with(marker)  # noqa: E731
+                        if read(f"/proc/{pid}/comm") == "sleep\n"]
     try:
-        wait_until(lambda: [pid for pid in processes_with(marker)
-                            if read(f"/proc/{pid}/comm") == "sleep\n"], "sleep runs inside")
-        [sleep] = [pid for pid in processes_with(marker) if read(f"/proc/{pid}/comm") == "sleep\n"]
-        result = run_as_nobody(world_readable_copy, "enter.py", str(sleep), "sh", "-c",
-                               "id -u; hostname; readlink /proc/self/ns/user")
-        assert (result.returncode, result.stderr) == (0, "")
-        assert result.stdout.split() == ["0", "custom_hostname",
-                                         os.readlink(f"/proc/{sleep}/ns/user")]
+        wait_until(sleeping, "sleep runs inside")
+        yield sleeping()[0]
     finally:
         tool.kill()
         tool.wait()
+
+
+def test_ordinary_user_enters_their_own_rootless_container(rootless_pid_stage,
+                                                           world_readable_copy):
+    sleep = rootless_pid_stage
+    result = run_as_nobody(world_readable_copy, "enter.py", str(sleep), "sh", "-c",
+                           "id -u; hostname; readlink /proc/self/ns/user")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.split() == ["0", "custom_hostname",
+                                     os.readlink(f"/proc/{sleep}/ns/user")]
 
 
 def test_ordinary_user_enters_their_own_process(world_readable_copy):
@@ -167,23 +175,13 @@ def test_ordinary_user_enters_their_own_process(world_readable_copy):
     assert result.stdout.split() == [str(NOBODY), "/var/tmp"]
 
 
-def test_root_enters_a_rootless_container_as_its_root_as_nsenter_does(world_readable_copy):
-    marker = f"1000.{os.getpid()}"
-    tool = subprocess.Popen(as_nobody(world_readable_copy, PID_STAGE, "sleep", marker),
-                            env=stage_env())
-    try:
-        wait_until(lambda: [pid for pid in processes_with(marker)
-                            if read(f"/proc/{pid}/comm") == "sleep\n"], "sleep runs inside")
-        [sleep] = [pid for pid in processes_with(marker) if read(f"/proc/{pid}/comm") == "sleep\n"]
-        ours = run_script("enter.py", str(sleep), "sh", "-c", "id -u; id -g")
-        theirs = subprocess.run(["nsenter", "--target", str(sleep), "--all", "sh", "-c",
-                                 "id -u; id -g"], capture_output=True, text=True,
-                                timeout=TIMEOUT)
-        assert (ours.returncode, ours.stderr) == (0, "")
-        assert ours.stdout.split() == theirs.stdout.split() == ["0", "0"]
-    finally:
-        tool.kill()
-        tool.wait()
+def test_root_enters_a_rootless_container_as_its_root_as_nsenter_does(rootless_pid_stage):
+    command = ["sh", "-c", "id -u; id -g"]
+    ours = run_script("enter.py", str(rootless_pid_stage), *command)
+    theirs = subprocess.run(["nsenter", "--target", str(rootless_pid_stage), "--all", *command],
+                            capture_output=True, text=True, timeout=TIMEOUT)
+    assert (ours.returncode, ours.stderr) == (0, "")
+    assert ours.stdout.split() == theirs.stdout.split() == ["0", "0"]
 
 
 def test_enter_reads_a_pid_with_leading_zeros_as_a_number(running_pid_stage):

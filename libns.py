@@ -781,7 +781,17 @@ def waitpid(pid, as_init=False, on_signal=None):
                     stop_signal = None
                 else:
                     return _returncode(pid, status)
-            info = signal.sigwaitinfo(held)
+            if _other_threads():
+                # A thread of the caller's that does not block SIGCHLD may
+                # take it while we look above, and it is lost there (its
+                # disposition is to ignore it): with threads, look again
+                # every 50 ms.  The stages have none; container.py -t's
+                # relay threads block it, and cost only the looks.
+                info = signal.sigtimedwait(held, 0.05)
+                if info is None:
+                    continue
+            else:
+                info = signal.sigwaitinfo(held)
             signum = info.si_signo
             if signum == signal.SIGCHLD:
                 continue
@@ -802,6 +812,12 @@ def waitpid(pid, as_init=False, on_signal=None):
     finally:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
+
+
+def _other_threads():
+    """True when this process runs threads besides this one (threading knows of them)."""
+    threading = sys.modules.get("threading")  # not imported: then there are none of Python's
+    return threading is not None and threading.active_count() > 1
 
 
 def _taken_by_sigwaitinfo(signum, frame):

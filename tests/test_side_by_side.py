@@ -29,7 +29,7 @@ def child_exec_setup(lines):
     return lines[start:lines.index("    libns.execvp(argv)")]
 
 
-@pytest.mark.parametrize("before, after", zip(LADDER, LADDER[1:]))
+@pytest.mark.parametrize("before, after", list(zip(LADDER, LADDER[1:])))
 def test_consecutive_stages_differ_by_the_new_flag_and_its_setup_only(before, after):
     old, new = code_without_docstring(before), code_without_docstring(after)
     diff = list(difflib.ndiff(old, new))

@@ -9,8 +9,9 @@ is the one place where Python talks to libc through ctypes; each stage script
 It reads in the order the stages teach: the constants; the child's stack,
 clone() and the child's way to execvp() (base); the parent's wait and exit;
 mount (net_mount), sethostname (uts), the user namespace's id maps (user),
-pivot_root and unshare (container.py), setns (enter.py); then the trace and
-the command line every stage shares.
+pivot_root and unshare, then the confinement of root (container.py), a veth
+pair by rtnetlink (net_veth.py), setns (enter.py); then the trace and the
+command line every stage shares.
 
 What a stage's main() calls, and what each call does that C's does not:
 
@@ -1609,6 +1610,8 @@ def free_veth_subnet(subnet="10.200.0.0/16"):
     """
     import ipaddress
     network = ipaddress.ip_network(subnet)
+    if network.prefixlen > 30:
+        raise ValueError("it holds no /30, the two addresses of one container's pair")
     with open("/proc/net/fib_trie") as fib:
         lines = fib.read().splitlines()
     local = {lines[number - 1].split()[-1] for number, line in enumerate(lines)

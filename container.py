@@ -12,8 +12,10 @@ What it does, on top of the pid stage:
   cannot go through clone() (see start_clocks_near_zero below).
 - a new root: a fresh tmpfs holding read-only bind mounts of the host's
   /usr, /bin, /sbin, /lib, /lib64 and /etc (those that exist), a fresh /proc,
-  a minimal /dev, a tmpfs /tmp; or, with --rootfs, an unpacked image (for
-  example from `docker export`), bind-mounted writable as Docker would.
+  a minimal /dev, a tmpfs /tmp; or an image: with --image, the layers of one
+  that `docker save` wrote (see image.py), with --rootfs, an unpacked one
+  (for example from `docker export`), both read-only under overlayfs with a
+  throwaway layer on top for the container's writes (make_overlay_root).
 - a small init as PID 1 (see init below), which runs the command as PID 2.
 - a terminal of its own when stdin is a terminal (-t, see terminal.py), as
   `docker run -it` gives: job control, `tty`, the window size.
@@ -23,13 +25,16 @@ Try:    python3 container.py mount                 (only the container's own)
         python3 container.py ps -e                 (the init, and ps)
         python3 container.py cat /proc/uptime      (near zero)
         python3 container.py --rootfs DIR          (a shell in an image)
+        python3 container.py --image FILE.tar      (an image from docker save)
 """
+import errno
 import os
 import signal
 import stat
 import sys
 import time
 
+import image
 import libns
 import net_veth
 import terminal
@@ -51,6 +56,9 @@ DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 BUILD_DIRECTORY = "/tmp"
 # Inside the container the host's $SHELL may not exist: /bin/sh, as Docker.
 DEFAULT_COMMAND = ["/bin/sh"]
+# An image's command gets the image's environment, not the host's; these
+# are docker run's defaults, before the image's Env and -e.
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # What root inside may still do, as `docker run` leaves it by default.  The
 # lists are Docker's own: its default capabilities ("Runtime privilege and
 # Linux capabilities", docs.docker.com/engine/containers/run/), and the calls
@@ -83,10 +91,11 @@ READ_ONLY_PATHS = ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus",
 # --userns: the ids outside that root's user namespace maps ids 0 to 65535 to.
 USERNS_RANGE = (100000, 100000, 65536)
 
-USAGE = ("[-t|-T] [--privileged] [--cap-add CAPS] [--cap-drop CAPS] [--userns] [--rootfs DIR]"
-         " [--volume HOST:CONTAINER[:ro]]... [--net none|veth|host] [--subnet CIDR]"
-         " [--hostname NAME] [--] [COMMAND [ARG...]]")
-NOTE = """\
+USAGE = ("[-t|-T] [--privileged] [--cap-add CAPS] [--cap-drop CAPS] [--userns]"
+         " [--rootfs DIR | --rootfs-rw DIR | --image FILE [--cache DIR] [--inspect]]"
+         " [-e NAME=VALUE]... [--volume HOST:CONTAINER[:ro]]... [--net none|veth|host]"
+         " [--subnet CIDR] [--hostname NAME] [--] [COMMAND [ARG...]]")
+NOTE = f"""\
   -t               give the container a terminal of its own (default when stdin is one)
   -T               do not: the command writes straight to yours
   --privileged     none of the confinement below, as docker run --privileged
@@ -94,7 +103,14 @@ NOTE = """\
   --cap-drop CAPS  drop these from Docker's default list (or ALL)
   --userns         as root: root inside is uid 100000 outside (as an ordinary user, always
                    your own uid)
-  --rootfs DIR     use the unpacked image in DIR as the root (default: the host's programs)
+  --rootfs DIR     use the unpacked image in DIR as the root (default: the host's programs);
+                   read-only, with the container's writes in a layer thrown away at the end
+  --rootfs-rw DIR  the same, but writable: the container's writes change DIR itself
+  --image FILE     run an image that docker save or skopeo (oci-archive) wrote, a tar file or
+                   its unpacked directory: its layers, command, Env, WorkingDir and User
+  --cache DIR      where each layer of an image is unpacked once (default: {image.default_cache()})
+  --inspect        print the image's layers and config, and run nothing
+  -e NAME=VALUE    set NAME in the command's environment (repeatable; -e NAME takes yours)
   --volume HOST:CONTAINER[:ro]
                    bind the host's HOST at CONTAINER inside, read-only with :ro (repeatable;
                    docker run's -v, whose letter is the trace's here)
@@ -103,7 +119,8 @@ NOTE = """\
   --net host       the host's network, as docker run --net host
   --subnet CIDR    where --net veth takes each container's /30 (default 10.200.0.0/16)
   --hostname NAME  the container's hostname (default: container)
-Without a command, container.py runs /bin/sh inside, as Docker runs an image's shell.
+Without a command, container.py runs /bin/sh inside, as Docker runs an image's shell;
+with --image, the image's Entrypoint and Cmd, a command replacing Cmd, as docker run.
 Confinement, as docker run gives it: Docker's capabilities only, no_new_privs, a
 seccomp filter, masked and read-only paths in /proc, nodev mounts."""
 
@@ -128,13 +145,64 @@ def make_default_root():
 
 
 def use_rootfs(rootfs):
-    """An unpacked image as the root: a bind mount of it, so that it is a mount point.
+    """--rootfs-rw: an unpacked image as the root, writable: a bind mount of it.
 
-    nodev: a device node in an image (or made inside with mknod) must not
-    open a device of the host, such as its disk.
+    A bind mount, so that it is a mount point, as pivot_root needs.  nodev:
+    a device node in an image (or made inside with mknod) must not open a
+    device of the host, such as its disk.
     """
     libns.bind_mount(rootfs, rootfs, nodev=True)
     return rootfs
+
+
+def make_overlay_root(lowers):
+    """An image's layers as one read-only tree, under a writable layer of the container's own.
+
+    overlayfs shows the union of the lower directories (`lowers`, open
+    descriptors, topmost first), and sends every write to the upper one:
+    a changed file is first copied up whole, a deleted one is hidden by a
+    whiteout there.  The upper directory is in a tmpfs of this mount
+    namespace, so what the container writes is gone when it ends, and the
+    image, which others may run at the same time, is never changed.  The
+    layers are named by /proc/self/fd/N: they were opened before this
+    tmpfs covered BUILD_DIRECTORY, where they may lie.  `userxattr`: the
+    layers mark their opaque directories with user.overlay.* xattrs (see
+    image.py).  nodev, as in use_rootfs.
+    """
+    scratch = BUILD_DIRECTORY
+    libns.mount("tmpfs", scratch, "tmpfs", libns.MS_NOSUID | libns.MS_NODEV, "mode=755")
+    for name in ("upper", "work", "root"):
+        os.mkdir(f"{scratch}/{name}")
+    lowerdir = ":".join(f"/proc/self/fd/{descriptor}" for descriptor in lowers)
+    libns.mount("overlay", f"{scratch}/root", "overlay", libns.MS_NODEV,
+                f"lowerdir={lowerdir},upperdir={scratch}/upper,workdir={scratch}/work,userxattr")
+    root = f"{scratch}/root"
+    for name in ("proc", "dev", "tmp"):
+        make_mount_point(root, f"/{name}", directory=True, what=f"the image's /{name}")
+    return root
+
+
+def make_mount_point(root, inside, directory, what):
+    """The path `inside` under `root`, made if missing; no symbolic link on the way.
+
+    The kernel follows a link in a mount's target, and a link in an image
+    may point anywhere on the host: a mount on it would land outside the
+    image, and a directory made through it would be made on the host.
+    Only for roots whose writes are the container's own (not --rootfs-rw).
+    """
+    path = root
+    parts = [part for part in inside.split("/") if part]
+    for number, part in enumerate(parts, 1):
+        path = f"{path}/{part}"
+        if os.path.islink(path):
+            raise OSError(errno.ELOOP, f"{what}: {path[len(root):]} is a symbolic link (to"
+                          f" {os.readlink(path)}): a mount on it would land outside the image")
+        if not os.path.lexists(path):
+            if number < len(parts) or directory:
+                os.mkdir(path, 0o755)
+            else:
+                open(path, "x").close()
+    return path
 
 
 def make_dev(root):
@@ -242,7 +310,7 @@ def start_clocks_near_zero():
             offsets_file.write(f"{name} {seconds} {nanoseconds}\n")
 
 
-def init(argv, pts=None):
+def init(argv, pts=None, user=None):
     """PID 1: start the command as PID 2, pass signals on, reap every zombie.
 
     The PID-1 trap of the pid stage: the kernel gives PID 1 only the signals
@@ -253,12 +321,110 @@ def init(argv, pts=None):
     waits for them.  It ends when the command ends, with its status; as PID
     1 cannot die of a signal sent to itself, a command killed by signal N
     makes it exit with 128+N, as a shell reports it.  With `pts`, the
-    container's terminal (-t), the command is a session of its own on it.
+    container's terminal (-t), the command is a session of its own on it;
+    with `user`, an image's User, it runs with those ids (see become_user).
     """
-    setup = None if pts is None else lambda: terminal.attach(pts)
+    def setup():
+        if pts is not None:
+            terminal.attach(pts)
+        if user:
+            become_user(user)
     returncode = libns.run(0, setup, argv, as_init=True)
     libns.flush_output()
     os._exit(128 - returncode if returncode < 0 else returncode)
+
+
+def become_user(user):
+    """An image's User, "name" or "uid", maybe with ":group" or ":gid", as docker run reads it.
+
+    Names are looked up in the image's /etc/passwd and /etc/group, not the
+    host's: after pivot_root, those are the only ones there are.  The
+    groups go first: after setuid(), nothing may change them any more.
+    """
+    name, _, group = user.partition(":")
+    entry = _lookup("/etc/passwd", name, 2)
+    if entry is None and not name.isdigit():
+        raise OSError(errno.ENOENT, f"User {user}: no user {name} in the image's /etc/passwd")
+    uid, gid, home = (int(entry[2]), int(entry[3]), entry[5]) if entry else (int(name), 0, "/")
+    if group:
+        group_entry = _lookup("/etc/group", group, 2)
+        if group_entry is None and not group.isdigit():
+            raise OSError(errno.ENOENT, f"User {user}: no group {group} in the image's /etc/group")
+        gid = int(group_entry[2]) if group_entry else int(group)
+    groups = [int(fields[2]) for fields in _entries("/etc/group")
+              if entry and entry[0] in fields[3].split(",")]
+    os.setgroups(sorted({gid, *groups}))
+    os.setgid(gid)
+    os.setuid(uid)
+    os.environ.setdefault("HOME", home)
+
+
+def _entries(path):
+    """The lines of /etc/passwd or /etc/group, as lists of fields."""
+    try:
+        with open(path) as file:
+            return [line.rstrip("\n").split(":") for line in file if line.count(":") >= 3]
+    except FileNotFoundError:
+        return []
+
+
+def _lookup(path, key, id_field):
+    """The entry of `path` whose name, or id, is `key`."""
+    return next((fields for fields in _entries(path)
+                 if fields[0] == key or (key.isdigit() and fields[id_field] == key)), None)
+
+
+def environment(config, assignments, hostname, with_terminal):
+    """The command's environment: the host's, or an image's as docker run makes it; then -e.
+
+    With an image, the host's variables stay outside, as with docker run:
+    PATH, HOSTNAME (and TERM with a terminal), then the image's Env.
+    "-e NAME" without a value passes the host's NAME, if it is set.
+    """
+    if config is None:
+        variables = dict(os.environ)
+    else:
+        variables = {"PATH": DEFAULT_PATH, "HOSTNAME": hostname}
+        if not config["User"]:
+            variables["HOME"] = "/root"  # else the user's, from the image (become_user)
+        if with_terminal:
+            variables["TERM"] = "xterm"
+        variables.update(item.split("=", 1) for item in config["Env"])
+    for assignment in assignments:
+        name, has_value, value = assignment.partition("=")
+        if not name or "\0" in assignment:
+            libns.exit_with_message(f"-e {assignment!r}: give it as NAME=VALUE or NAME", 125)
+        if has_value:
+            variables[name] = value
+        elif name in os.environ:
+            variables[name] = os.environ[name]
+    return variables
+
+
+def open_image(path, argv, cache, inspect, id_offset):
+    """The image at `path`, its layers unpacked in the cache; and its command.
+
+    Returns (the layers' directories, topmost first, as overlayfs wants
+    them; the config; the command).  Any fault of the image ends the tool
+    here, with one line and 125, before a container starts.
+    """
+    cache = cache or image.default_cache()
+    try:
+        found = image.Image(path)
+        if inspect:
+            libns.write_stdout(image.describe(found, cache))
+            libns.flush_output()
+            os._exit(0)
+        command = found.config["Entrypoint"] + (argv or found.config["Cmd"])
+        if not command:
+            raise image.ImageError("no Entrypoint nor Cmd in the image: name a command")
+        progress = image.show_progress if os.isatty(2) else None
+        layers = image.unpacked_layers(found, cache, progress, id_offset)
+    except image.ImageError as error:
+        libns.exit_with_message(f"--image {path}: {error}", 125)
+    except KeyboardInterrupt:
+        libns.die_by_signal(signal.SIGINT)  # the partial layer is already gone
+    return layers[::-1], found.config, command
 
 
 def rootfs_problem(rootfs, argv):
@@ -288,7 +454,7 @@ def rootfs_problem(rootfs, argv):
     return None
 
 
-def volume_problem(volume, rootfs):
+def volume_problem(volume, rootfs, writable):
     """Why --volume HOST:CONTAINER[:ro] cannot be mounted; None if it can.  Checked at start."""
     host, _, rest = volume.partition(":")
     inside, _, mode = rest.partition(":")
@@ -299,14 +465,15 @@ def volume_problem(volume, rootfs):
     if not inside.startswith("/") or ".." in inside.split("/"):
         return f"{inside}: a path inside the container is absolute and has no .."
     if rootfs is not None:
-        # An image is not ours to change: its mount point must be there,
-        # and no link on the way may lead out of it.
+        # No link on the way may lead out of an image; and one the container
+        # writes to (--rootfs-rw) is not ours to change: its mount point
+        # must be there already.
         path = rootfs
         for part in filter(None, inside.split("/")):
             path = f"{path}/{part}"
             if os.path.islink(path):
                 return f"{inside}: {path[len(rootfs):]} is a symbolic link in the rootfs"
-        if not os.path.exists(path):
+        if not os.path.exists(path) and writable:
             return f"{inside}: no such path in the rootfs to mount on; make it first"
     return None
 
@@ -324,30 +491,31 @@ def open_volume(volume):
 def mount_volume(root, volume, source_fd):
     """--volume HOST:CONTAINER[:ro]: the host's file or directory, bound into the container."""
     inside, _, mode = volume.partition(":")[2].partition(":")
-    target = f"{root}{os.path.normpath(inside)}"
-    if not os.path.exists(target):  # only in the default root, a tmpfs of ours
-        if stat.S_ISDIR(os.fstat(source_fd).st_mode):
-            os.makedirs(target)
-        else:
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            open(target, "w").close()
+    target = make_mount_point(root, inside, stat.S_ISDIR(os.fstat(source_fd).st_mode),
+                              f"--volume {volume}")
     libns.bind_mount(f"/proc/self/fd/{source_fd}", target, read_only=mode == "ro", nodev=True)
 
 
 def main():
-    options = {"--rootfs": None, "--hostname": "container", "-t": False, "-T": False,
+    options = {"--rootfs": None, "--rootfs-rw": None, "--image": None, "--cache": None,
+               "--inspect": False, "-e": [], "--hostname": None, "-t": False, "-T": False,
                "--privileged": False, "--cap-add": "", "--cap-drop": "", "--userns": False,
                "--volume": [], "--net": "none", "--subnet": "10.200.0.0/16"}
     options, argv = libns.parse_options(sys.argv[1:], __doc__, USAGE, options, NOTE)
-    rootfs = options["--rootfs"]
+    roots = [name for name in ("--rootfs", "--rootfs-rw", "--image") if options[name] is not None]
+    if len(roots) > 1:
+        libns.exit_with_message(f"{' and '.join(roots)}: a container has one root", 125)
+    if options["--inspect"] and options["--image"] is None:
+        libns.exit_with_message("--inspect: name an image with --image FILE", 125)
+    writable = options["--rootfs-rw"] is not None
+    rootfs = options["--rootfs-rw"] if writable else options["--rootfs"]
     rootfs = rootfs and os.path.realpath(rootfs)
     # Refused before anything starts, so that nothing is left half made.
     problem = rootfs is not None and rootfs_problem(rootfs, argv or None)
-    argv = argv or DEFAULT_COMMAND
     if problem:
-        libns.exit_with_message(f"--rootfs {rootfs}: {problem}", 125)
+        libns.exit_with_message(f"--{roots[0][2:]} {rootfs}: {problem}", 125)
     for volume in options["--volume"]:
-        problem = volume_problem(volume, rootfs)
+        problem = volume_problem(volume, rootfs, writable)
         if problem:
             libns.exit_with_message(f"--volume {volume}: {problem}", 125)
     if options["-t"] and not os.isatty(0):
@@ -365,13 +533,29 @@ def main():
             libns.exit_with_message(f"--subnet {options['--subnet']}: {error}", 125)
     cap_add = capability_names(options["--cap-add"])
     cap_drop = capability_names(options["--cap-drop"])
+    remapped = options["--userns"] and os.geteuid() == 0
+    config, lowers = None, []
+    if options["--image"] is not None:
+        lowers, config, argv = open_image(options["--image"], argv, options["--cache"],
+                                          options["--inspect"], remapped and USERNS_RANGE[1])
+    elif rootfs and not writable:
+        lowers = [rootfs]
+    argv = argv or DEFAULT_COMMAND
+    hostname = options["--hostname"] or (config and config["Hostname"]) or "container"
+    variables = environment(config, options["-e"], hostname, with_terminal)
     tool_end, init_end = terminal.channel() if with_terminal else (None, None)
 
     def child_exec(argv):
         """The child's setup, then its life as the container's init."""
         libns.mount(None, "/", None, libns.MS_REC | libns.MS_PRIVATE)
         sources = [open_volume(volume) for volume in options["--volume"]]
-        root = use_rootfs(rootfs) if rootfs else make_default_root()
+        if lowers:
+            # Opened here, in the container's mount namespace, whose mounts
+            # are the only ones overlayfs takes a layer from.
+            root = make_overlay_root([os.open(layer, os.O_PATH | os.O_CLOEXEC)
+                                      for layer in lowers])
+        else:
+            root = use_rootfs(rootfs) if rootfs else make_default_root()
         libns.mount("proc", f"{root}/proc", "proc",
                     libns.MS_NOSUID | libns.MS_NODEV | libns.MS_NOEXEC, "")
         if not options["--privileged"]:
@@ -382,24 +566,29 @@ def main():
         for volume, source_fd in zip(options["--volume"], sources):
             mount_volume(root, volume, source_fd)
             os.close(source_fd)
-        libns.sethostname(options["--hostname"])
+        libns.sethostname(hostname)
         if network == "veth":
             net_veth.bring_up_inside(pair)
         elif network == "none":
             libns.set_link_up("lo")
         switch_root(root)
+        os.environ.clear()
+        os.environ.update(variables)
+        if config and config["WorkingDir"]:
+            os.makedirs(config["WorkingDir"], exist_ok=True)  # as docker run does
+            os.chdir(config["WorkingDir"])
         start_clocks_near_zero()
         pts = terminal.open_inside(init_end) if with_terminal else None
         if not options["--privileged"]:
             confine(cap_add, cap_drop)
-        init(argv, pts)
+        init(argv, pts, config and config["User"])
 
     libns.errors_exit_like_docker_run()
     if with_terminal:
         libns.hold_signals(also=(signal.SIGWINCH,))  # for the window's size
     child_stack = libns.map_stack()
     flags, id_map = clone_flags, None
-    if options["--userns"] and os.geteuid() == 0:
+    if remapped:
         # Root inside is 100000 outside, with 65535 more ids after it, as
         # Podman and Docker's userns-remap give: a capability forgotten in
         # the list above is then one over the container's namespaces only.

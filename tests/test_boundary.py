@@ -184,9 +184,17 @@ def test_volume_refusals_write_nothing(tiny_rootfs):
         (f"{ROOT}:/lesson", "/lesson: no such path in the rootfs to mount on; make it first"),
         (f"{ROOT}:/x:rx", "give it as HOST:CONTAINER or HOST:CONTAINER:ro"),
     ]:
-        result = run_container("--rootfs", str(tiny_rootfs), "--volume", volume, "true")
+        result = run_container("--rootfs-rw", str(tiny_rootfs), "--volume", volume, "true")
         assert (result.returncode, result.stderr) == (
             125, f"container.py: --volume {volume}: {message}\n")
+    assert sorted(path.name for path in tiny_rootfs.rglob("*")) == before
+
+
+def test_a_volume_s_missing_mount_point_is_made_in_the_throwaway_layer(tiny_rootfs):
+    before = sorted(path.name for path in tiny_rootfs.rglob("*"))
+    result = run_container("--rootfs", str(tiny_rootfs), "--volume", f"{ROOT}/c:/lesson/c:ro",
+                           "/bin/ls", "/lesson/c/base.c")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "/lesson/c/base.c\n", "")
     assert sorted(path.name for path in tiny_rootfs.rglob("*")) == before
 
 

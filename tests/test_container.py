@@ -165,15 +165,16 @@ def test_bad_rootfs_is_refused_before_anything_starts(make_problem, message, tin
     assert sorted(os.listdir(tiny_rootfs)) == before
 
 
-def test_setup_failing_halfway_leaves_nothing(tiny_rootfs):
+@pytest.mark.parametrize("option", ["--rootfs", "--rootfs-rw"])
+def test_setup_failing_halfway_leaves_nothing(tiny_rootfs, option):
     # The kernel refuses a fresh proc in a user namespace while parts of
     # /proc are hidden: container.py fails after its first mounts.
     before = sorted(p.name for p in tiny_rootfs.rglob("*"))
-    result = run_with_proc_sys_hidden(sys.executable, ROOT / "container.py", "--rootfs",
+    result = run_with_proc_sys_hidden(sys.executable, ROOT / "container.py", option,
                                       tiny_rootfs, "sh", "-c", "echo the command ran")
     assert (result.returncode, result.stdout) == (125, "")
-    assert result.stderr == (f"container.py: mount proc on {tiny_rootfs}/proc:"
-                             " Operation not permitted\n")
+    root = "/tmp/root" if option == "--rootfs" else tiny_rootfs  # the overlay, or the bind
+    assert result.stderr == f"container.py: mount proc on {root}/proc: Operation not permitted\n"
     assert sorted(p.name for p in tiny_rootfs.rglob("*")) == before
 
 

@@ -1,0 +1,573 @@
+"""image.py: images do not exist either: tar files, JSON, and overlayfs.
+
+What `docker save` writes, and `skopeo copy ... oci-archive:FILE` too, is
+one tar file (or, unpacked, a directory) holding:
+- a manifest (manifest.json, or the OCI layout's index.json): which file is
+  the config and which are the layers, bottom first;
+- the config, JSON: the command (Entrypoint, Cmd), Env, WorkingDir, User,
+  and, under rootfs.diff_ids, the sha256 of each layer's tar;
+- the layers: each a tar (maybe gzipped) of the files one build step added
+  or changed.  A file a step deleted cannot be left out of a layer, since
+  the layer below still has it: the layer holds a "whiteout" instead, an
+  empty file named .wh.NAME; and .wh..wh..opq in a directory says that
+  nothing of the layers below shows in it (it is "opaque").
+
+To run an image, each layer is unpacked once into a directory of the cache,
+named by its digest, and the kernel's overlayfs stacks them (see
+container.py): it shows the union of the directories, the upper one winning,
+and sends every write to one more, empty, upper directory.  overlayfs has its
+own whiteouts, which this file makes from the tar's: a character device 0/0
+in place of the deleted file, and the xattr user.overlay.opaque on an opaque
+directory.  Both can be made by anyone (the kernel lets any user make the 0/0
+device, for overlayfs's sake), and the user.* xattrs work in a user
+namespace too, where trusted.* do not: one cache serves root, --userns and
+ordinary users alike, and container.py mounts with overlayfs's `userxattr`.
+
+The layers come from strangers, so every name in them is checked before it
+is written: no entry may lead out of its layer, by `..`, by an absolute
+path, through a symbolic link, or by a hard link to a file that is not in
+it.  Each layer is unpacked into a temporary directory and renamed into
+place only when complete and its digest checked: a killed unpack leaves no
+half layer that a later run would trust.
+
+Try:    python3 container.py --image FILE.tar --inspect     (what is inside)
+        python3 container.py --image FILE.tar               (run it)
+"""
+import errno
+import gzip
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+import sys
+import tarfile
+import tempfile
+import zlib
+
+DIGEST = re.compile(r"sha256:([0-9a-f]{64})\Z")
+HEX_NAME = re.compile(r"(?:.*/)?(?:sha256:)?([0-9a-f]{64})(?:\.json)?\Z")
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_MARKER = ".wh..wh..opq"
+OPAQUE_XATTR = "user.overlay.opaque"
+# An OCI index may list one manifest per machine: ours is this one.
+ARCHITECTURES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le",
+                 "s390x": "s390x", "riscv64": "riscv64"}
+INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
+               "application/vnd.docker.distribution.manifest.list.v2+json")
+CHUNK = 1 << 20
+ID_COUNT = 65536  # the ids a user namespace of container.py --userns maps
+
+
+class ImageError(Exception):
+    """What is wrong with an image, in one line; nothing outside the cache was written."""
+
+
+def default_cache():
+    """Where unpacked layers are kept: the system's cache as root, else the user's."""
+    if os.geteuid() == 0:
+        return "/var/cache/containers-do-not-exist"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(base, "containers-do-not-exist")
+
+
+# --- reading an archive or a directory ----------------------------------------
+
+class _Archive:
+    """The files of an image: in a tar (as docker save writes it) or a directory."""
+
+    def __init__(self, path):
+        self.path = path
+        self.tar = None
+        if os.path.isdir(path):
+            return
+        try:
+            self.tar = tarfile.open(path, "r:")
+            self.members = {}
+            for member in self.tar.getmembers():
+                name = os.path.normpath(member.name.lstrip("/"))
+                self.members[name] = member
+        except (OSError, tarfile.TarError) as error:
+            raise ImageError(f"not an image: neither a directory nor a tar archive ({error})")
+
+    def has(self, name):
+        return name in self.members if self.tar else os.path.isfile(os.path.join(self.path,
+                                                                                  name))
+
+    def open(self, name, hops=0):
+        """The file `name`, a path relative to the image, for reading."""
+        name = checked_name(name, "the manifest")
+        if self.tar is None:
+            return open(self._inside(name), "rb")
+        member = self.members.get(name)
+        if member is not None and (member.issym() or member.islnk()) and hops < 8:
+            # Older docker save links a layer that two images share.
+            target = member.linkname if member.islnk() else os.path.join(
+                os.path.dirname(name), member.linkname)
+            return self.open(os.path.normpath(target), hops + 1)
+        if member is None or not member.isfile():
+            raise ImageError(f"{name}: no such file in the image")
+        return self.tar.extractfile(member)
+
+    def size(self, name):
+        if self.tar is None:
+            return os.path.getsize(self._inside(name))
+        member = self.members.get(checked_name(name, "the manifest"))
+        return member.size if member is not None else 0
+
+    def _inside(self, name):
+        """The path of `name` in the image directory: refused if a link leads out of it."""
+        top = os.path.realpath(self.path)
+        path = os.path.realpath(os.path.join(top, name))
+        if not path.startswith(top + "/"):
+            raise ImageError(f"{name}: leads out of the image directory")
+        if not os.path.isfile(path):
+            raise ImageError(f"{name}: no such file in the image")
+        return path
+
+    def read_json(self, name, digest=None):
+        """The JSON file `name`; with `digest`, refused unless its sha256 is that."""
+        with self.open(name) as file:
+            data = file.read()
+        if digest is not None and hashlib.sha256(data).hexdigest() != digest:
+            raise ImageError(f"{name}: its sha256 is not its digest {digest[:12]}; the file"
+                             " was changed or damaged")
+        try:
+            return json.loads(data)
+        except ValueError as error:
+            raise ImageError(f"{name}: not JSON ({error})")
+
+
+def checked_name(name, where):
+    """A path inside an image or a layer, from its text; refused if it could lead out."""
+    if not isinstance(name, str) or not name:
+        raise ImageError(f"{where}: names a file by {name!r}, which is not a path")
+    if name.startswith("/") or ".." in name.split("/"):
+        raise ImageError(f"{where}: {name}: a name in an image is relative and has no ..")
+    return os.path.normpath(name)
+
+
+def _blob(digest, where):
+    """blobs/sha256/HEX, the OCI layout's file for a digest, and HEX."""
+    found = DIGEST.match(digest) if isinstance(digest, str) else None
+    if not found:
+        raise ImageError(f"{where}: {digest!r} is not a sha256 digest")
+    return f"blobs/sha256/{found.group(1)}", found.group(1)
+
+
+def _hex_of(name, where):
+    """The digest a file's name carries (HEX.json, blobs/sha256/HEX)."""
+    found = HEX_NAME.match(name)
+    if not found:
+        raise ImageError(f"{where}: {name}: a config is named by its sha256, this one is not")
+    return found.group(1)
+
+
+class Layer:
+    """One layer: where its tar is in the image, its digest, its size."""
+
+    def __init__(self, name, diff_id, blob_digest, size):
+        self.name = name                # the file in the image
+        self.diff_id = diff_id          # sha256 of the uncompressed tar: the cache's key
+        self.blob_digest = blob_digest  # sha256 of the file itself, where the image says
+        self.size = size
+
+
+class Image:
+    """An image: its config (a dict) and its layers, bottom first."""
+
+    def __init__(self, path):
+        self.archive = _Archive(path)
+        if self.archive.has("manifest.json"):
+            self.format = "docker save"
+            config_name, layer_names = self._docker_manifest()
+            self.config_digest = _hex_of(config_name, "manifest.json")
+            blob_digests = [(HEX_NAME.match(name) or [None, None])[1]
+                            if name.startswith("blobs/") else None for name in layer_names]
+        elif self.archive.has("index.json"):
+            self.format = "OCI"
+            config_name, self.config_digest, layer_names, blob_digests = self._oci_manifest()
+        else:
+            raise ImageError("not an image: no manifest.json (docker save) nor index.json (OCI)")
+        self.full_config = self.archive.read_json(config_name, self.config_digest)
+        diff_ids = (self.full_config.get("rootfs") or {}).get("diff_ids")
+        if not isinstance(diff_ids, list) or len(diff_ids) != len(layer_names):
+            raise ImageError(f"config: rootfs.diff_ids must list the {len(layer_names)} layers'"
+                             " digests")
+        self.layers = [Layer(name, _blob(diff_id, "config")[1], blob, self.archive.size(name))
+                       for name, diff_id, blob in zip(layer_names, diff_ids, blob_digests)]
+        self.config = checked_config(self.full_config.get("config") or {})
+
+    def _docker_manifest(self):
+        manifest = self.archive.read_json("manifest.json")
+        if not isinstance(manifest, list) or not manifest or not isinstance(manifest[0], dict):
+            raise ImageError("manifest.json: a list of images is expected")
+        config, layers = manifest[0].get("Config"), manifest[0].get("Layers")
+        if not isinstance(layers, list):
+            raise ImageError("manifest.json: Layers must be a list")
+        return (checked_name(config, "manifest.json"),
+                [checked_name(name, "manifest.json") for name in layers])
+
+    def _oci_manifest(self):
+        descriptor = {"mediaType": INDEX_TYPES[0], "digest": None}
+        name, digest = "index.json", None
+        while True:
+            document = self.archive.read_json(name, digest)
+            if descriptor.get("mediaType") not in INDEX_TYPES and "manifests" not in document:
+                break
+            descriptor = self._our_manifest(document.get("manifests"), name)
+            name, digest = _blob(descriptor.get("digest"), name)
+        layers = document.get("layers")
+        if not isinstance(layers, list) or not all(isinstance(layer, dict) for layer in layers):
+            raise ImageError(f"{name}: layers must be a list of descriptors")
+        config_name, config_digest = _blob((document.get("config") or {}).get("digest"), name)
+        blobs = [_blob(layer.get("digest"), name) for layer in layers]
+        return config_name, config_digest, [blob for blob, _ in blobs], [hex for _, hex in blobs]
+
+    @staticmethod
+    def _our_manifest(manifests, where):
+        """Of an index's manifests, the one for this machine (or the only one)."""
+        if not isinstance(manifests, list) or not manifests:
+            raise ImageError(f"{where}: manifests must list at least one")
+        architecture = ARCHITECTURES.get(os.uname().machine, os.uname().machine)
+        for manifest in manifests:
+            platform = manifest.get("platform") if isinstance(manifest, dict) else None
+            if platform is None or (platform.get("os"), platform.get("architecture")) == (
+                    "linux", architecture):
+                return manifest
+        raise ImageError(f"{where}: no manifest for linux/{architecture}")
+
+
+def checked_config(config):
+    """The image config's fields that container.py applies, with their types checked."""
+    def strings(field):
+        value = config.get(field)
+        if value is not None and (not isinstance(value, list)
+                                  or not all(isinstance(item, str) for item in value)):
+            raise ImageError(f"config: {field} must be a list of strings")
+        return list(value or [])
+
+    def text(field):
+        value = config.get(field) or ""
+        if not isinstance(value, str):
+            raise ImageError(f"config: {field} must be a string")
+        return value
+
+    checked = {"Env": strings("Env"), "Entrypoint": strings("Entrypoint"), "Cmd": strings("Cmd"),
+               "WorkingDir": text("WorkingDir"), "User": text("User"),
+               "Hostname": text("Hostname")}
+    if any("=" not in item for item in checked["Env"]):
+        raise ImageError("config: each Env item is NAME=VALUE")
+    if checked["WorkingDir"] and not checked["WorkingDir"].startswith("/"):
+        raise ImageError(f"config: WorkingDir {checked['WorkingDir']} is not absolute")
+    return checked
+
+
+# --- the cache ------------------------------------------------------------------
+
+def open_cache(cache, id_offset=0):
+    """The cache's layer directory, made if missing; refused if another user could write it.
+
+    A layer in the cache is trusted without reading its tar again: a cache
+    that someone else can write to would let them choose what runs.  With
+    `id_offset` (container.py --userns), the layers are kept apart, owned by
+    the ids root inside has outside, as Docker's userns-remap keeps them:
+    the cache itself is 0711, so that those ids can pass through it to
+    theirs, and no one else into anything.
+    """
+    layers = os.path.join(cache, f"{id_offset}.{id_offset}" if id_offset else "", "layers")
+    try:
+        os.makedirs(cache, mode=0o711, exist_ok=True)
+        owners = [(cache, os.geteuid())]
+        if id_offset:
+            os.makedirs(layers, mode=0o700, exist_ok=True)
+            for path in (os.path.dirname(layers), layers):
+                os.chown(path, id_offset, id_offset)
+                owners.append((path, id_offset))
+        os.makedirs(layers, mode=0o700, exist_ok=True)
+        for path, owner in owners + [(layers, id_offset or os.geteuid())]:
+            status = os.stat(path)
+            if status.st_uid != owner or status.st_mode & 0o022:
+                raise ImageError(f"--cache {cache}: {path} is not ours alone (owner"
+                                 f" {status.st_uid}, mode {stat.filemode(status.st_mode)})")
+    except OSError as error:
+        raise ImageError(f"--cache {cache}: {error.strerror}")
+    return layers
+
+
+def unpacked_layers(image, cache, progress=None, id_offset=0):
+    """The cache directories of the image's layers, bottom first; each unpacked once."""
+    layers = open_cache(cache, id_offset)
+    directories = []
+    for number, layer in enumerate(image.layers, 1):
+        directory = os.path.join(layers, layer.diff_id)
+        if not os.path.isdir(directory):
+            label = f"layer {number}/{len(image.layers)} {layer.diff_id[:12]}"
+            unpack_into_cache(image.archive, layer, layers, directory, id_offset,
+                              progress and (lambda done: progress(label, done, layer.size)))
+            if progress:
+                progress(label, layer.size, layer.size, end="\n")
+        directories.append(directory)
+    return directories
+
+
+def unpack_into_cache(archive, layer, layers, directory, id_offset=0, progress=None):
+    """Unpack `layer` into a temporary directory, check it, rename it to `directory`."""
+    partial = tempfile.mkdtemp(prefix=f".partial-{layer.diff_id[:12]}-", dir=layers)
+    try:
+        with archive.open(layer.name) as file:
+            unpack_verified(file, partial, layer, id_offset, progress)
+        os.chmod(partial, 0o755)  # the layer's top, the image's /, as mkdtemp did not make it
+        os.rename(partial, directory)
+    except OSError as error:
+        _remove(partial)
+        if error.errno in (errno.ENOTEMPTY, errno.EEXIST) and os.path.isdir(directory):
+            return  # another run unpacked the same layer meanwhile
+        where = os.path.relpath(error.filename, partial) + ": " if error.filename else ""
+        raise ImageError(f"layer {layer.diff_id[:12]}: {where}{error.strerror}")
+    except BaseException:
+        _remove(partial)
+        raise
+
+
+def _remove(path):
+    """Remove a partial layer, even its directories that the layer made read-only."""
+    def writable_then_again(function, failed, _):
+        os.chmod(os.path.dirname(failed), 0o700)
+        function(failed)
+    shutil.rmtree(path, onerror=writable_then_again)
+
+
+class _Digesting:
+    """A file object that hashes what is read through it, and counts it."""
+
+    def __init__(self, file, progress=None):
+        self.file, self.sha256, self.count, self.progress = file, hashlib.sha256(), 0, progress
+
+    def read(self, size=-1):
+        data = self.file.read(size)
+        self.sha256.update(data)
+        if self.progress and (self.count + len(data)) // CHUNK > self.count // CHUNK:
+            self.progress(self.count + len(data))  # once a megabyte
+        self.count += len(data)
+        return data
+
+    def read_to_end(self):
+        while self.read(CHUNK):
+            pass
+        return self.sha256.hexdigest()
+
+
+def unpack_verified(file, top, layer, id_offset=0, progress=None):
+    """Unpack the layer's tar from `file` into `top`; ImageError if a digest is wrong.
+
+    The file is read once, as a stream: its sha256 is checked against the
+    digest the image gives for it (OCI), and the sha256 of the tar inside,
+    gunzipped if it was gzipped, against the config's diff_id, the cache's
+    key: a layer that lied about it would be trusted by every later image.
+    """
+    raw = _Digesting(file, progress)
+    magic = raw.read(4)
+    if magic == b"\x28\xb5\x2f\xfd":
+        raise ImageError(f"layer {layer.diff_id[:12]}: compressed with zstd, which"
+                         " Python's standard library cannot read")
+    stream = _Prefixed(magic, raw)
+    if magic.startswith(b"\x1f\x8b"):
+        stream = gzip.GzipFile(fileobj=stream, mode="rb")
+    tar_bytes = _Digesting(stream)
+    try:
+        with tarfile.open(fileobj=tar_bytes, mode="r|") as tar:
+            unpack(tar, top, id_offset)
+        diff_id = tar_bytes.read_to_end()
+        blob = raw.read_to_end()
+    except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise ImageError(f"layer {layer.diff_id[:12]}: not a complete tar ({error})")
+    if layer.blob_digest is not None and blob != layer.blob_digest:
+        raise ImageError(f"layer {layer.diff_id[:12]}: its file's sha256 is {blob[:12]}, not"
+                         f" the image's {layer.blob_digest[:12]}: changed or damaged")
+    if diff_id != layer.diff_id:
+        raise ImageError(f"layer {layer.diff_id[:12]}: its tar's sha256 is {diff_id[:12]}:"
+                         " changed or damaged")
+
+
+class _Prefixed:
+    """A file object that gives `head` back before the rest of `file`."""
+
+    def __init__(self, head, file):
+        self.head, self.file = head, file
+
+    def read(self, size=-1):
+        if not self.head:
+            return self.file.read(size)
+        if size < 0:
+            data, self.head = self.head + self.file.read(), b""
+            return data
+        data, self.head = self.head[:size], self.head[size:]
+        return data
+
+
+# --- unpacking one layer ----------------------------------------------------------
+
+def unpack(tar, top, id_offset=0):
+    """Write the entries of a layer's tar under the directory `top`, refusing hostile ones.
+
+    Each entry's own path is checked (layer_path), and so is the way to it
+    (_parent): it may not pass through a symbolic link, even one the same
+    layer made a moment before, since the kernel would follow it out of the
+    layer.  Whiteouts become overlayfs's.  As root, the files keep their
+    owners, plus `id_offset`; an ordinary user's are all theirs, and so
+    root's in the user namespace.  Directories get their modes last, so that a read-only one
+    can still be filled.
+    """
+    as_root = os.geteuid() == 0
+    directories = []
+    for member in tar:
+        name = layer_path(member.name)
+        if name == ".":
+            continue
+        parent, base = os.path.split(name)
+        parent_path = _parent(top, parent, name)
+        path = os.path.join(parent_path, base)
+        if base == OPAQUE_MARKER:
+            os.setxattr(parent_path, OPAQUE_XATTR, b"y")
+            continue
+        if base.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):
+            continue  # aufs's own bookkeeping, not a file
+        if base.startswith(WHITEOUT_PREFIX):
+            path = os.path.join(parent_path, base[len(WHITEOUT_PREFIX):])
+            _replace(path)
+            os.mknod(path, stat.S_IFCHR | 0o600, 0)  # overlayfs's whiteout
+            continue
+        if member.isdir():
+            if not os.path.isdir(path) or os.path.islink(path):
+                _replace(path)
+                os.mkdir(path, 0o700)
+            directories.append((path, member))
+            continue
+        _replace(path)
+        if member.isfile():
+            source = tar.extractfile(member)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                                 0o600)
+            with open(descriptor, "wb") as target:
+                shutil.copyfileobj(source, target, CHUNK)
+        elif member.issym():
+            _check_link_target(name, member.linkname)
+            os.symlink(member.linkname, path)
+        elif member.islnk():
+            target = layer_path(member.linkname)
+            target_path = os.path.join(_parent(top, os.path.dirname(target), name),
+                                       os.path.basename(target))
+            if not os.path.isfile(target_path) or os.path.islink(target_path):
+                raise ImageError(f"{name}: a hard link to {target}, which is no file of this"
+                                 " layer")
+            os.link(target_path, path, follow_symlinks=False)
+            continue  # it shares the owner and mode of its target
+        elif member.ischr() or member.isblk():
+            if not as_root:
+                raise ImageError(f"{name}: a device node, which only root may make")
+            os.mknod(path, member.mode & 0o7777 | (stat.S_IFCHR if member.ischr()
+                                                    else stat.S_IFBLK),
+                     os.makedev(member.devmajor, member.devminor))
+        elif member.isfifo():
+            os.mkfifo(path, 0o600)
+        else:
+            raise ImageError(f"{name}: an entry of a kind a layer cannot hold")
+        _set_attributes(path, member, as_root, id_offset)
+    for path, member in reversed(directories):
+        _set_attributes(path, member, as_root, id_offset)
+
+
+def layer_path(name):
+    """An entry's path relative to the layer's top; refused if it is absolute or has .."""
+    if name.startswith("/") or ".." in name.split("/"):
+        raise ImageError(f"{name}: leads out of the layer (absolute, or with ..)")
+    return os.path.normpath(name)
+
+
+def _parent(top, parent, name):
+    """The directory `parent` of the layer under `top`, made if missing; no link on the way."""
+    path = top
+    for part in filter(None, parent.split("/")):
+        if part == ".":
+            continue
+        path = os.path.join(path, part)
+        if os.path.islink(path):
+            raise ImageError(f"{name}: below the symbolic link {path[len(top) + 1:]}, which"
+                             " could lead out of the layer")
+        if not os.path.lexists(path):
+            os.mkdir(path, 0o755)  # a tar need not list every directory
+        elif not os.path.isdir(path):
+            raise ImageError(f"{name}: below {path[len(top) + 1:]}, which is not a directory")
+    return path
+
+
+def _check_link_target(name, target):
+    """A symbolic link may not climb out of the image from where it is.
+
+    An absolute target is read from the container's root, which is the
+    image, so it stays inside; a relative one may not climb with .. above
+    the layer's top, where it would lead on the host, from the cache.
+    """
+    if target.startswith("/"):
+        return
+    where = os.path.normpath(os.path.join(os.path.dirname(name), target))
+    if where == ".." or where.startswith("../"):
+        raise ImageError(f"{name}: a symbolic link to {target}, out of the layer")
+
+
+def _replace(path):
+    """A later entry wins over an earlier one of the same name, as tar does."""
+    if os.path.islink(path) or (os.path.lexists(path) and not os.path.isdir(path)):
+        os.unlink(path)
+    elif os.path.lexists(path):
+        shutil.rmtree(path)
+
+
+def _set_attributes(path, member, as_root, id_offset):
+    """Owner (as root), mode and times, without following a symbolic link."""
+    if as_root:
+        if id_offset and max(member.uid, member.gid) >= ID_COUNT:
+            raise ImageError(f"{member.name}: owner {member.uid}:{member.gid} has no id in the"
+                             f" user namespace, which maps {ID_COUNT}")
+        os.chown(path, member.uid + id_offset, member.gid + id_offset, follow_symlinks=False)
+    if not member.issym():
+        os.chmod(path, member.mode & 0o7777)  # after chown, which clears set-user-ID
+    os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
+
+
+# --- looking inside -----------------------------------------------------------------
+
+def describe(image, cache):
+    """What `container.py --image FILE --inspect` prints: the layers, then the config."""
+    cached = os.path.join(cache, "layers")
+    lines = [f"{image.archive.path}: a {image.format} image, config sha256:{image.config_digest}",
+             "layers, bottom first (each a tar of files; the cache keeps each unpacked once):"]
+    history = [entry for entry in image.full_config.get("history") or []
+               if isinstance(entry, dict) and not entry.get("empty_layer")]
+    for number, layer in enumerate(image.layers):
+        in_cache = os.path.isdir(os.path.join(cached, layer.diff_id))
+        lines.append(f"  {number + 1}  sha256:{layer.diff_id}  {_size(layer.size):>9}"
+                     f"  {'in the cache' if in_cache else 'not unpacked yet'}")
+        made_by = history[number].get("created_by") if number < len(history) else None
+        if isinstance(made_by, str):
+            lines.append(f"     made by: {made_by}")
+    lines.append("config (what container.py applies):")
+    for field, value in image.config.items():
+        lines.append(f"  {field}: {json.dumps(value) if isinstance(value, list) else value}")
+    return "\n".join(lines) + "\n"
+
+
+def _size(count):
+    for unit in ("B", "kB", "MB", "GB"):
+        if count < 1000 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+
+
+def show_progress(label, done, total, end=""):
+    """One line on stderr, rewritten in place, when stderr is a terminal."""
+    percent = f"{100 * done // total}%" if total else _size(done)
+    sys.stderr.write(f"\runpacking {label}: {percent}  {end}")
+    sys.stderr.flush()

@@ -111,8 +111,10 @@ class _Archive:
         return self.tar.extractfile(member)
 
     def size(self, name):
+        """The size of the file `name`; 0 if it is missing (it need not be read if cached)."""
         if self.tar is None:
-            return os.path.getsize(self._inside(name))
+            path = os.path.join(self.path, checked_name(name, "the manifest"))
+            return os.path.getsize(path) if os.path.isfile(path) else 0
         member = self.members.get(checked_name(name, "the manifest"))
         return member.size if member is not None else 0
 
@@ -277,20 +279,22 @@ def open_cache(cache, id_offset=0):
     theirs, and no one else into anything.
     """
     layers = os.path.join(cache, f"{id_offset}.{id_offset}" if id_offset else "", "layers")
+    def check(path, owner):
+        status = os.stat(path)
+        if status.st_uid != owner or status.st_mode & 0o022:
+            raise ImageError(f"--cache {cache}: {path} is not ours alone (owner"
+                             f" {status.st_uid}, mode {stat.filemode(status.st_mode)})")
+
     try:
         os.makedirs(cache, mode=0o711, exist_ok=True)
-        owners = [(cache, os.geteuid())]
+        check(cache, os.geteuid())
         if id_offset:
             os.makedirs(layers, mode=0o700, exist_ok=True)
             for path in (os.path.dirname(layers), layers):
                 os.chown(path, id_offset, id_offset)
-                owners.append((path, id_offset))
+                os.chmod(path, 0o700)
         os.makedirs(layers, mode=0o700, exist_ok=True)
-        for path, owner in owners + [(layers, id_offset or os.geteuid())]:
-            status = os.stat(path)
-            if status.st_uid != owner or status.st_mode & 0o022:
-                raise ImageError(f"--cache {cache}: {path} is not ours alone (owner"
-                                 f" {status.st_uid}, mode {stat.filemode(status.st_mode)})")
+        check(layers, id_offset or os.geteuid())
     except OSError as error:
         raise ImageError(f"--cache {cache}: {error.strerror}")
     return layers

@@ -65,6 +65,11 @@ def run_stage(stage, *command, text=True, env=None, **kwargs):
                           timeout=TIMEOUT, **kwargs)
 
 
+def run_container(*arguments, **kwargs):
+    """Run `python3 container.py ARGUMENTS...` to the end; return the CompletedProcess."""
+    return run_stage("container.py", *arguments, **kwargs)
+
+
 def run_python(code, timeout=TIMEOUT):
     """Run a Python snippet that imports libns; return the CompletedProcess."""
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

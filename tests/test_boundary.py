@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from helpers import ROOT, TIMEOUT, as_nobody, run_as_nobody, stage_env
+from helpers import ROOT, TIMEOUT, as_nobody, run_as_nobody, run_container, stage_env
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
@@ -29,11 +29,6 @@ REFUSED = {
     "mount a file system": "refused by the seccomp filter",
     "make a new user namespace": "refused by the seccomp filter",
 }
-
-
-def run_container(*arguments):
-    return subprocess.run([sys.executable, str(ROOT / "container.py"), *arguments],
-                          capture_output=True, text=True, env=stage_env(), timeout=TIMEOUT)
 
 
 @pytest.fixture(params=["root", "nobody"])

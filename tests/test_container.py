@@ -9,7 +9,8 @@ import time
 import pytest
 
 from helpers import (NAMESPACE_TYPES, ROOT, TIMEOUT, as_nobody, namespace_ids, processes_with,
-                     read, run_as_nobody, run_with_proc_sys_hidden, stage_env, wait_until)
+                     read, run_as_nobody, run_container, run_with_proc_sys_hidden, stage_env,
+                     wait_until)
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
@@ -26,11 +27,6 @@ HIDDEN_PROC_PATHS = [path for path in ("/proc/kcore", "/proc/keys", "/proc/timer
 DEFAULT_MOUNTS = (["/", *BOUND_DIRECTORIES, "/proc", *HIDDEN_PROC_PATHS, "/dev"]
                   + [f"/dev/{name}" for name in DEVICES if os.path.exists(f"/dev/{name}")]
                   + ["/dev/pts", "/dev/shm", "/tmp"])
-
-
-def run_container(*arguments):
-    return subprocess.run([sys.executable, str(ROOT / "container.py"), *arguments],
-                          capture_output=True, text=True, env=stage_env(), timeout=TIMEOUT)
 
 
 def mounts_and_options(mountinfo):

@@ -1,0 +1,417 @@
+"""Images: layers stacked by overlayfs, whiteouts, the config, the cache, hostile layers."""
+import hashlib
+import json
+import os
+import pty
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import images
+from helpers import (ROOT, TIMEOUT, run_as_nobody, run_container, stage_env, wait_until,
+                     NOBODY)
+from images import entry, layer, save_image
+
+pytestmark = pytest.mark.usefixtures("namespaces_work")
+
+SHOW = ("echo $GREETING; pwd; ls /data; cat /etc/motd; ls /etc; ls /gone 2>&1;"
+        " cat /data/b")
+CONFIG = {"Env": ["GREETING=hello from the config"], "WorkingDir": "/work",
+          "Cmd": ["/bin/sh", "-c", SHOW]}
+# What SHOW prints in the image of three_layers: layer 2 replaced motd and
+# deleted /etc/group and /gone; layer 3 made /data opaque, hiding layer 2's a.
+SHOWN = ["hello from the config", "/work", "b", "replaced by layer 2", "motd", "passwd",
+         "ls: cannot access '/gone': No such file or directory", "only b"]
+
+
+@pytest.fixture(scope="session")
+def base():
+    return images.base_layer()
+
+
+@pytest.fixture
+def three_layers(base):
+    return [base,
+            layer(entry("etc/motd", data="replaced by layer 2\n"), entry("etc/.wh.group"),
+                  entry("gone", data="in layer 2 and deleted by layer 2's whiteout"),
+                  entry("data", "dir"), entry("data/a", data="hidden by the opaque dir")),
+            layer(entry("etc/.wh.gone"), entry(".wh.gone"), entry("data/.wh..wh..opq"),
+                  entry("data/b", data="only b\n"))]
+
+
+@pytest.fixture
+def place(visible_dir):
+    """A folder for the image and the cache, which the child and nobody can see."""
+    visible_dir.chmod(0o755)
+    return visible_dir
+
+
+def tree(path):
+    """{relative path: (mode, owner, content or link)} of everything under `path`."""
+    found = {}
+    for top, directories, files in os.walk(path):
+        for name in directories + files:
+            full = os.path.join(top, name)
+            status = os.lstat(full)
+            if os.path.islink(full):
+                content = os.readlink(full)
+            elif os.path.isfile(full):
+                with open(full, "rb") as file:
+                    content = hashlib.sha256(file.read()).hexdigest()
+            else:
+                content = status.st_rdev
+            found[os.path.relpath(full, path)] = (status.st_mode, status.st_uid, content)
+    return found
+
+
+FORMATS = [
+    pytest.param({"flavour": "docker"}, id="docker-save-tar"),
+    pytest.param({"flavour": "docker", "directory": True}, id="docker-save-directory"),
+    pytest.param({"flavour": "oci"}, id="oci-archive"),
+    pytest.param({"flavour": "oci", "compress": True, "directory": True}, id="oci-gzip-layout"),
+]
+
+
+@pytest.mark.parametrize("image_format", FORMATS)
+def test_the_container_sees_the_layers_merged(place, three_layers, image_format):
+    image = save_image(str(place / "image"), three_layers, CONFIG, **image_format)
+    result = run_container("--image", image, "--cache", str(place / "cache"))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == SHOWN
+
+
+def test_as_an_ordinary_user_too(place, three_layers, world_readable_copy):
+    image = save_image(str(place / "image.tar"), three_layers, CONFIG, flavour="oci")
+    (place / "home").mkdir()
+    os.chown(place / "home", NOBODY, NOBODY)
+    result = run_as_nobody(world_readable_copy, "container.py", "--image", image,
+                           before=f"export XDG_CACHE_HOME={place}/home")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == SHOWN
+    cached = os.listdir(place / "home" / "containers-do-not-exist" / "layers")
+    assert sorted(cached) == sorted(images.digest(tar) for tar in three_layers)
+
+
+def test_writes_inside_reach_neither_the_image_nor_the_cache(place, three_layers):
+    image = save_image(str(place / "image.tar"), three_layers, CONFIG)
+    cache = place / "cache"
+    run_container("--image", image, "--cache", str(cache), "true")
+    before = tree(place)
+    result = run_container("--image", image, "--cache", str(cache), "/bin/sh", "-c",
+                           "rm -r /bin/cat /data; echo changed > /etc/motd; touch /new; ls /")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert "new" in result.stdout.split() and "data" not in result.stdout.split()
+    assert tree(place) == before
+    again = run_container("--image", image, "--cache", str(cache))
+    assert again.stdout.splitlines() == SHOWN
+
+
+def test_a_second_run_takes_the_layers_from_the_cache(place, three_layers):
+    image = save_image(str(place / "image"), three_layers, CONFIG, directory=True)
+    cache = place / "cache"
+    assert run_container("--image", image, "--cache", str(cache), "true").returncode == 0
+    unpacked = tree(cache)
+    # The layers' tars are not read again: with them gone, the image still runs.
+    for name in os.listdir(image):
+        if os.path.isdir(os.path.join(image, name)):
+            shutil.rmtree(os.path.join(image, name))
+    result = run_container("--image", image, "--cache", str(cache))
+    assert (result.returncode, result.stdout.splitlines()) == (0, SHOWN)
+    assert tree(cache) == unpacked
+
+
+def test_entrypoint_and_cmd_as_docker_run_takes_them(place, base):
+    config = {"Entrypoint": ["/bin/echo", "entrypoint:"], "Cmd": ["the", "image's", "cmd"]}
+    image = save_image(str(place / "image.tar"), [base], config)
+    cache = str(place / "cache")
+    assert run_container("--image", image, "--cache", cache).stdout == (
+        "entrypoint: the image's cmd\n")
+    assert run_container("--image", image, "--cache", cache, "yours").stdout == (
+        "entrypoint: yours\n")
+
+
+def test_no_command_at_all_is_refused(place, base):
+    image = save_image(str(place / "image.tar"), [base], {})
+    result = run_container("--image", image, "--cache", str(place / "cache"))
+    assert (result.returncode, result.stderr) == (
+        125, f"container.py: --image {image}: no Entrypoint nor Cmd in the image: name a"
+        " command\n")
+
+
+def test_the_environment_is_the_image_s_and_e_s(place, base):
+    config = {"Env": ["FROM_IMAGE=1", "CHANGED=by the image"], "Hostname": "from-config"}
+    image = save_image(str(place / "image.tar"), [base], config)
+    environment = stage_env(HOST_ONLY="stays outside", PASSED="by -e NAME")
+    result = run_container("--image", image, "--cache", str(place / "cache"), "-e",
+                           "CHANGED=by -e", "-e", "PASSED", "-e", "UNSET_HERE", "/bin/env",
+                           env=environment)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert sorted(result.stdout.splitlines()) == [
+        "CHANGED=by -e", "FROM_IMAGE=1", "HOME=/root", "HOSTNAME=from-config",
+        "PASSED=by -e NAME", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+
+
+@pytest.mark.parametrize("user, shown", [
+    ("student", "uid=1000(student) gid=1000(student) groups=1000(student),2000(class)"
+                " /home/student"),
+    ("1000:2000", "uid=1000(student) gid=2000(class) groups=2000(class) /home/student"),
+    ("4242", "uid=4242 gid=0(root) groups=0(root) /"),
+])
+def test_the_image_s_user_runs_the_command(place, base, user, shown):
+    if os.geteuid() != 0:
+        pytest.skip("other ids than one's own need root")
+    image = save_image(str(place / "image.tar"), [base], {"User": user})
+    result = run_container("--image", image, "--cache", str(place / "cache"), "/bin/sh", "-c",
+                           'echo $(id) $HOME')
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == f"{shown}\n"
+
+
+def test_an_unknown_user_is_one_line(place, base):
+    image = save_image(str(place / "image.tar"), [base], {"User": "teacher", "Cmd": ["id"]})
+    result = run_container("--image", image, "--cache", str(place / "cache"))
+    assert (result.returncode, result.stderr) == (
+        125, "container.py: User teacher: no user teacher in the image's /etc/passwd\n")
+
+
+def test_userns_keeps_remapped_layers_apart(place, three_layers):
+    if os.geteuid() != 0:
+        pytest.skip("--userns remaps ids as root only")
+    image = save_image(str(place / "image.tar"), three_layers, CONFIG)
+    cache = place / "cache"
+    result = run_container("--userns", "--image", image, "--cache", str(cache), "/bin/sh", "-c",
+                           f"{SHOW}; ls -ln /bin/sh")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines()[:-1] == SHOWN
+    assert result.stdout.split()[-7:-5] == ["0", "0"]  # root's inside, 100000 outside
+    remapped = cache / "100000.100000" / "layers" / images.digest(three_layers[0])
+    assert os.stat(remapped / "bin" / "sh").st_uid == 100000
+
+
+def test_inspect_shows_layers_and_config(place, three_layers):
+    image = save_image(str(place / "image.tar"), three_layers, CONFIG)
+    result = run_container("--image", image, "--cache", str(place / "cache"), "--inspect")
+    assert (result.returncode, result.stderr) == (0, "")
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"{image}: a docker save image, config sha256:")
+    assert [line.split()[1] for line in lines[2:8:2]] == [
+        f"sha256:{images.digest(tar)}" for tar in three_layers]
+    assert [line.split()[-1] for line in lines[2:8:2]] == ["yet"] * 3
+    assert lines[3:8:2] == ["     made by: step 1", "     made by: step 2", "     made by: step 3"]
+    assert lines[9:] == ['  Env: ["GREETING=hello from the config"]', "  Entrypoint: []",
+                         f"  Cmd: {json.dumps(CONFIG['Cmd'])}", "  WorkingDir: /work",
+                         "  User: ", "  Hostname: "]
+    assert not os.path.exists(place / "cache" / "layers" / images.digest(three_layers[0]))
+
+
+def test_progress_shows_on_a_terminal(place, base):
+    image = save_image(str(place / "image.tar"), [base, layer(entry("x", data="x"))],
+                       {"Cmd": ["true"]})
+    master, slave = os.openpty()
+    result = subprocess.run([sys.executable, str(ROOT / "container.py"), "--image", image,
+                             "--cache", str(place / "cache")], stderr=slave,
+                            stdout=subprocess.DEVNULL, env=stage_env(), timeout=TIMEOUT)
+    os.close(slave)
+    shown = os.read(master, 65536).decode()
+    os.close(master)
+    assert result.returncode == 0
+    last_lines = [line.split("\r")[-1] for line in shown.split("\r\n") if line]
+    assert [line.split(":")[0] for line in last_lines] == [
+        f"unpacking layer 1/2 {images.digest(base)[:12]}",
+        f"unpacking layer 2/2 {images.digest(layer(entry('x', data='x')))[:12]}"]
+    assert all(line.split(":")[1].strip() == "100%" for line in last_lines)
+
+
+def test_the_rootfs_is_a_lower_layer_and_stays_as_it_was(tiny_rootfs):
+    before = tree(tiny_rootfs)
+    result = run_container("--rootfs", str(tiny_rootfs), "/bin/sh", "-c",
+                           "echo gone > /bin/cat; echo new > /new; /bin/ls /")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert "new" in result.stdout.split()
+    assert tree(tiny_rootfs) == before
+
+
+def test_rootfs_rw_changes_the_directory_itself(tiny_rootfs):
+    result = run_container("--rootfs-rw", str(tiny_rootfs), "/bin/sh", "-c", "echo new > /new")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert (tiny_rootfs / "new").read_text() == "new\n"
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--image", "x", "--rootfs", "/"], "--rootfs and --image: a container has one root"),
+    (["--inspect"], "--inspect: name an image with --image FILE"),
+    (["-e", "=x", "true"], "-e '=x': give it as NAME=VALUE or NAME"),
+])
+def test_contradictions_are_refused(arguments, message):
+    result = run_container(*arguments)
+    assert (result.returncode, result.stderr) == (125, f"container.py: {message}\n")
+
+
+# Hostile input: each is refused with one line and 125, and nothing appears
+# outside the cache: not beside it (../), not at an absolute path, not
+# through a link, and no layer in it that a later run would trust.
+ESCAPED = "/var/tmp/libns-escaped-by-a-layer"
+
+
+def _bad_layers(base):
+    return [
+        ("dot-dot", layer(entry("../../../escaped", data="x")),
+         "../../../escaped: leads out of the layer (absolute, or with ..)"),
+        ("absolute", layer(entry(ESCAPED, data="x")),
+         f"{ESCAPED}: leads out of the layer (absolute, or with ..)"),
+        ("below-a-link", layer(entry("tmp", "symlink", "/var/tmp"),
+                               entry(f"tmp/{os.path.basename(ESCAPED)}", data="x")),
+         f"tmp/{os.path.basename(ESCAPED)}: below the symbolic link tmp, which could lead out"
+         " of the layer"),
+        ("link-climbing-out", layer(entry("etc", "dir"), entry("etc/up", "symlink", "../../x")),
+         "etc/up: a symbolic link to ../../x, out of the layer"),
+        ("hard-link-out", layer(entry("passwd", "hardlink", "/etc/passwd")),
+         "/etc/passwd: leads out of the layer (absolute, or with ..)"),
+        ("hard-link-to-nothing", layer(entry("copy", "hardlink", "etc/shadow")),
+         "copy: a hard link to etc/shadow, which is no file of this layer"),
+    ]
+
+
+BAD_LAYERS = [name for name, _, _ in _bad_layers(b"")]
+
+
+@pytest.mark.parametrize("name", BAD_LAYERS)
+def test_a_hostile_layer_is_refused_and_writes_nothing(place, base, name):
+    bad, message = next((tar, message) for key, tar, message in _bad_layers(base) if key == name)
+    image = save_image(str(place / "image.tar"), [base, bad], {"Cmd": ["true"]})
+    cache = place / "cache"
+    result = run_container("--image", image, "--cache", str(cache))
+    assert (result.returncode, result.stderr) == (
+        125, f"container.py: --image {image}: {message}\n")
+    assert sorted(os.listdir(place)) == ["cache", "image.tar"]
+    assert os.listdir(cache / "layers") == [images.digest(base)]
+    assert not os.path.lexists(ESCAPED)
+
+
+def _damage(place, base, how):
+    """An image damaged in one way; (its path, what the refusal says after the path)."""
+    good = layer(entry("x", data="x"))
+    if how == "diff-id":
+        image = save_image(str(place / "image"), [base, good], {"Cmd": ["true"]},
+                           directory=True)
+        other = layer(entry("x", data="y"))
+        (name,) = [name for name in os.listdir(image) if name.startswith(images.digest(good)[:20])]
+        with open(os.path.join(image, name, "layer.tar"), "wb") as file:
+            file.write(other)
+        return image, (f"layer {images.digest(good)[:12]}: its tar's sha256 is"
+                       f" {images.digest(other)[:12]}: changed or damaged")
+    if how == "blob":
+        image = save_image(str(place / "image"), [base, good], {"Cmd": ["true"]}, flavour="oci",
+                           compress=True, directory=True)
+        blob = os.path.join(image, "blobs", "sha256", images.digest(
+            __import__("gzip").compress(good, mtime=0)))
+        with open(blob, "ab") as file:
+            file.write(b"\0")  # gunzip reads past it: the blob's digest is what tells
+        return image, (f"layer {images.digest(good)[:12]}: its file's sha256 is"
+                       f" {images.digest(open(blob, 'rb').read())[:12]}, not the image's"
+                       f" {os.path.basename(blob)[:12]}: changed or damaged")
+    if how == "truncated":
+        image = save_image(str(place / "image"), [base, good], {"Cmd": ["true"]},
+                           directory=True)
+        (name,) = [name for name in os.listdir(image) if name.startswith(images.digest(good)[:20])]
+        with open(os.path.join(image, name, "layer.tar"), "r+b") as file:
+            file.truncate(700)
+        return image, f"layer {images.digest(good)[:12]}: not a complete tar"
+    if how == "not-a-tar":
+        (place / "image").write_text("hello\n")
+        return str(place / "image"), "not an image: neither a directory nor a tar archive"
+    if how == "missing-blob":
+        image = save_image(str(place / "image"), [base, good], {"Cmd": ["true"]}, flavour="oci",
+                           directory=True)
+        os.unlink(os.path.join(image, "blobs", "sha256", images.digest(good)))
+        return image, f"blobs/sha256/{images.digest(good)}: no such file in the image"
+    if how == "config":
+        image = save_image(str(place / "image"), [base, good], {"Cmd": ["true"]},
+                           directory=True)
+        (config,) = [name for name in os.listdir(image) if name.endswith(".json")
+                     and name != "manifest.json"]
+        with open(os.path.join(image, config), "a") as file:
+            file.write(" ")
+        return image, (f"{config}: its sha256 is not its digest {config[:12]}; the file was"
+                       " changed or damaged")
+    if how == "zstd":
+        image = save_image(str(place / "image"), [base, b"\x28\xb5\x2f\xfd" + good],
+                           {"Cmd": ["true"]}, flavour="oci", directory=True)
+        return image, (f"layer {images.digest(b'(' + bytes([0xb5, 0x2f, 0xfd]) + good)[:12]}:"
+                       " compressed with zstd, which Python's standard library cannot read")
+    raise ValueError(how)
+
+
+@pytest.mark.parametrize("how", ["diff-id", "blob", "truncated", "not-a-tar", "missing-blob",
+                                 "config", "zstd"])
+def test_a_damaged_image_is_refused_and_trusts_nothing(place, base, how):
+    image, message = _damage(place, base, how)
+    cache = place / "cache"
+    result = run_container("--image", image, "--cache", str(cache))
+    assert result.returncode == 125
+    assert result.stderr.startswith(f"container.py: --image {image}: {message}")
+    assert result.stderr.count("\n") == 1
+    layers = os.listdir(cache / "layers") if os.path.isdir(cache / "layers") else []
+    assert set(layers) <= {images.digest(base)}
+
+
+def test_a_device_node_is_refused_for_an_ordinary_user(place, base, world_readable_copy):
+    bad = layer(entry("dev", "dir"), entry("dev/null", "char"))
+    image = save_image(str(place / "image.tar"), [base, bad], {"Cmd": ["true"]})
+    os.mkdir(place / "cache", 0o700)
+    os.chown(place / "cache", NOBODY, NOBODY)
+    result = run_as_nobody(world_readable_copy, "container.py", "--image", image, "--cache",
+                           str(place / "cache"))
+    assert (result.returncode, result.stderr) == (
+        125, f"container.py: --image {image}: dev/null: a device node, which only root may"
+        " make\n")
+    assert os.listdir(place / "cache" / "layers") == [images.digest(base)]
+
+
+def test_a_cache_others_may_write_is_refused(place, base):
+    image = save_image(str(place / "image.tar"), [base], {"Cmd": ["true"]})
+    os.mkdir(place / "cache")
+    os.chmod(place / "cache", 0o777)
+    result = run_container("--image", image, "--cache", str(place / "cache"))
+    assert (result.returncode, result.stderr) == (
+        125, f"container.py: --image {image}: --cache {place}/cache: {place}/cache is not ours"
+        f" alone (owner {os.geteuid()}, mode drwxrwxrwx)\n")
+    assert os.listdir(place / "cache") == []
+
+
+def test_an_image_whose_tmp_is_a_link_is_refused(place, base):
+    image = save_image(str(place / "image.tar"), [base, layer(entry("tmp", "symlink", "/"))],
+                       {"Cmd": ["true"]})
+    result = run_container("--image", image, "--cache", str(place / "cache"))
+    assert (result.returncode, result.stderr) == (
+        125, "container.py: the image's /tmp: /tmp is a symbolic link (to /): a mount on it"
+        " would land outside the image\n")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL])
+def test_an_interrupted_unpack_leaves_no_layer_to_trust(place, base, signum):
+    big = layer(entry("big", data=b"\0" * (256 << 20)))
+    image = save_image(str(place / "image"), [base, big], {"Cmd": ["true"]}, flavour="oci",
+                       compress=True, directory=True)
+    cache = place / "cache"
+    tool = subprocess.Popen([sys.executable, str(ROOT / "container.py"), "--image", image,
+                             "--cache", str(cache)], stderr=subprocess.PIPE, text=True,
+                            env=stage_env())
+    partial = []
+    wait_until(lambda: os.path.isdir(cache / "layers") and partial.extend(
+        name for name in os.listdir(cache / "layers")
+        if name.startswith(f".partial-{images.digest(big)[:12]}")) or partial,
+        "the big layer's unpack to start")
+    tool.send_signal(signum)
+    assert tool.wait(timeout=TIMEOUT) == -signum
+    assert tool.stderr.read() == ""
+    # Interrupted, the tool removes its half layer; killed, it cannot.
+    left = sorted(os.listdir(cache / "layers"))
+    assert left == sorted([images.digest(base)] + ([] if signum == signal.SIGINT else partial))
+    result = run_container("--image", image, "--cache", str(cache))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert images.digest(big) in os.listdir(cache / "layers")

@@ -337,10 +337,11 @@ def unpack_into_cache(archive, layer, layers, directory, id_offset=0, progress=N
 
 def _remove(path):
     """Remove a partial layer, even its directories that the layer made read-only."""
-    def writable_then_again(function, failed, _):
-        os.chmod(os.path.dirname(failed), 0o700)
-        function(failed)
-    shutil.rmtree(path, onerror=writable_then_again)
+    for top, directories, _ in os.walk(path):
+        for name in directories:
+            if not os.path.islink(os.path.join(top, name)):
+                os.chmod(os.path.join(top, name), 0o700)
+    shutil.rmtree(path)
 
 
 class _Digesting:

@@ -51,6 +51,7 @@ HEX_NAME = re.compile(r"(?:.*/)?(?:sha256:)?([0-9a-f]{64})(?:\.json)?\Z")
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 OPAQUE_XATTR = "user.overlay.opaque"
+WHITEOUT_XATTR = "user.overlay.whiteout"
 # An OCI index may list one manifest per machine: ours is this one.
 ARCHITECTURES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le",
                  "s390x": "s390x", "riscv64": "riscv64"}
@@ -435,14 +436,12 @@ def unpack(tar, top, id_offset=0):
         parent_path = _parent(top, parent, name)
         path = os.path.join(parent_path, base)
         if base == OPAQUE_MARKER:
-            os.setxattr(parent_path, OPAQUE_XATTR, b"y")
+            _make_opaque(parent_path)
             continue
         if base.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):
             continue  # aufs's own bookkeeping, not a file
         if base.startswith(WHITEOUT_PREFIX):
-            path = os.path.join(parent_path, base[len(WHITEOUT_PREFIX):])
-            _replace(path)
-            os.mknod(path, stat.S_IFCHR | 0o600, 0)  # overlayfs's whiteout
+            _whiteout(parent_path, base[len(WHITEOUT_PREFIX):])
             continue
         if member.isdir():
             if not os.path.isdir(path) or os.path.islink(path):
@@ -482,6 +481,43 @@ def unpack(tar, top, id_offset=0):
         _set_attributes(path, member, as_root, id_offset)
     for path, member in reversed(directories):
         _set_attributes(path, member, as_root, id_offset)
+
+
+def _whiteout(directory, name):
+    """overlayfs's whiteout for `name`: a character device 0/0, or a marked empty file.
+
+    Anyone may make that one device, but a device cgroup may refuse it all
+    the same (Docker's, without --privileged): then an empty file with the
+    xattr user.overlay.whiteout, in a directory marked "x" (Linux 6.7).
+    """
+    path = os.path.join(directory, name)
+    _replace(path)
+    if _opacity(directory) == b"y":
+        return  # an opaque directory hides every lower name already
+    try:
+        os.mknod(path, stat.S_IFCHR | 0o600, 0)
+    except PermissionError:
+        open(path, "x").close()
+        os.setxattr(path, WHITEOUT_XATTR, b"y")
+        os.setxattr(directory, OPAQUE_XATTR, b"x")
+
+
+def _make_opaque(directory):
+    """Mark `directory` opaque; its whiteouts serve no purpose, and a marked file would show."""
+    os.setxattr(directory, OPAQUE_XATTR, b"y")
+    for name in os.listdir(directory):
+        path = os.path.join(directory, name)
+        status = os.lstat(path)
+        marked = stat.S_ISREG(status.st_mode) and WHITEOUT_XATTR in os.listxattr(path)
+        if marked or (stat.S_ISCHR(status.st_mode) and status.st_rdev == 0):
+            os.unlink(path)
+
+
+def _opacity(directory):
+    try:
+        return os.getxattr(directory, OPAQUE_XATTR)
+    except OSError:
+        return None
 
 
 def layer_path(name):

@@ -1335,7 +1335,7 @@ BPF_LD_W_ABS, BPF_JEQ, BPF_JGE, BPF_JSET, BPF_RET = 0x20, 0x15, 0x35, 0x45, 0x06
 SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO = 0x7FFF0000, 0x00050000
 # <asm/unistd_64.h> of x86_64: the numbers of the calls a filter may refuse.
 SYSCALL_NUMBERS = {"x86_64": {
-    "ptrace": 101, "syslog": 103, "uselib": 134, "personality": 135, "ustat": 136, "sysfs": 139,
+    "ptrace": 101, "syslog": 103, "mknod": 133, "mknodat": 259, "uselib": 134, "personality": 135, "ustat": 136, "sysfs": 139,
     "pivot_root": 155, "_sysctl": 156, "adjtimex": 159, "acct": 163, "settimeofday": 164,
     "mount": 165, "umount2": 166, "swapon": 167, "swapoff": 168, "reboot": 169, "iopl": 172,
     "ioperm": 173, "create_module": 174, "init_module": 175, "delete_module": 176,

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from helpers import (NAMESPACE_TYPES, ROOT, TIMEOUT, as_nobody, namespace_ids, processes_with,
-                     read, run_as_nobody, run_container, run_with_proc_sys_hidden, stage_env,
-                     wait_until)
+                     mount_table, read, run_as_nobody, run_container, run_with_proc_sys_hidden,
+                     stage_env, wait_until)
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
@@ -24,7 +24,12 @@ HIDDEN_PROC_PATHS = [path for path in ("/proc/kcore", "/proc/keys", "/proc/timer
                                        "/proc/sched_debug", "/proc/acpi", "/proc/scsi",
                                        "/proc/sys", "/proc/sysrq-trigger", "/proc/irq",
                                        "/proc/bus", "/proc/fs") if os.path.exists(path)]
-DEFAULT_MOUNTS = (["/", *BOUND_DIRECTORIES, "/proc", *HIDDEN_PROC_PATHS, "/dev"]
+# MS_REC binds the host's mounts below them too: under Docker, /etc/hosts,
+# /etc/hostname and /etc/resolv.conf.
+BOUND_MOUNTS = [point for directory in BOUND_DIRECTORIES
+                for point in [directory] + [mount[0] for mount in mount_table()
+                                            if mount[0].startswith(f"{directory}/")]]
+DEFAULT_MOUNTS = (["/", *BOUND_MOUNTS, "/proc", *HIDDEN_PROC_PATHS, "/dev"]
                   + [f"/dev/{name}" for name in DEVICES if os.path.exists(f"/dev/{name}")]
                   + ["/dev/pts", "/dev/shm", "/tmp"])
 

@@ -96,6 +96,24 @@ def test_as_an_ordinary_user_too(place, three_layers, world_readable_copy):
     assert sorted(cached) == sorted(images.digest(tar) for tar in three_layers)
 
 
+def test_where_a_device_cgroup_refuses_whiteout_devices_marked_files_do(place, three_layers):
+    # As in docker run without --privileged: a seccomp filter refuses mknod
+    # here, as Docker's device cgroup refuses even the 0/0 device there.
+    image = save_image(str(place / "image.tar"), three_layers, CONFIG)
+    refuse_mknod = ("import os, sys, libns; libns.load_seccomp_filter(libns.seccomp_program("
+                    "('mknod', 'mknodat'), 0)); os.execv(sys.executable, sys.argv)")
+    result = subprocess.run([sys.executable, "-c", refuse_mknod, str(ROOT / "container.py"),
+                             "--image", image, "--cache", str(place / "cache")],
+                            capture_output=True, text=True, timeout=TIMEOUT,
+                            env=stage_env(PYTHONPATH=str(ROOT)))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == SHOWN
+    etc = place / "cache" / "layers" / images.digest(three_layers[1]) / "etc"
+    assert os.path.isfile(etc / "group") and os.path.getsize(etc / "group") == 0
+    assert os.getxattr(etc / "group", "user.overlay.whiteout") == b"y"
+    assert os.getxattr(etc, "user.overlay.opaque") == b"x"
+
+
 def test_writes_inside_reach_neither_the_image_nor_the_cache(place, three_layers):
     image = save_image(str(place / "image.tar"), three_layers, CONFIG)
     cache = place / "cache"

@@ -12,7 +12,8 @@ ARG BASE=python:3.12-slim-bookworm
 FROM ${BASE}
 
 # The tools the tutorial runs inside the stages, gcc for its C programs,
-# and strace, which the tests compare the -v trace with.
+# and strace, which the tests compare the -v trace with.  Not pinned (DL3008):
+# any bookworm release of these tools does, and pins would break at its next update.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \

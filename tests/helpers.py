@@ -6,6 +6,7 @@ in conftest.py; everything a test imports is here.
 """
 import contextlib
 import os
+import re
 import subprocess
 import sys
 import time
@@ -188,6 +189,12 @@ def mount_table(pid="self"):
 def interfaces(net_dev_text):
     """Interface names from the text of /proc/net/dev."""
     return [line.split(":")[0].strip() for line in net_dev_text.splitlines()[2:]]
+
+
+def table_commands():
+    """The commands of the README's stage table, column "try"."""
+    rows = [line for line in read(ROOT / "README.md").splitlines() if line.startswith("| [`")]
+    return [re.search(r"`([^`]+)`", row.split(" | ")[3]).group(1) for row in rows]
 
 
 def read(path):

@@ -5,6 +5,7 @@ In README.md and EXERCISES.md:
   `...` for any text (alone on a line: any lines) and `4242` for any number;
 - a ```sh block is a script that must succeed;
 - a ```sh no-test block is not run: NOT_RUN below says why, block by block;
+- a ```sh docker block is run by test_docker.py, with a Docker engine;
 - the README's stage table: each "try" command must succeed.  What it says
   you will see is asserted, exactly, by test_isolation.py.
 Commands run as root with `sudo ` dropped, from a copy of the checkout, each
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, TIMEOUT, read, stage_env
+from helpers import ROOT, TIMEOUT, read, stage_env, table_commands
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
@@ -29,7 +30,6 @@ BLOCK = re.compile(r"^```([^\n]*)\n(.*?)^```$", re.M | re.S)
 # The first words of each block that is not run, and why.
 NOT_RUN = {
     "python3 -m pip install pytest": "it is the test run itself",
-    "docker build -t local/docker-syscalls .": "no Docker engine runs on this kind of machine",
     "sudo python3 container.py": "it is typed at a terminal: tests/test_terminal.py types it",
 }
 
@@ -48,12 +48,6 @@ def console_examples():
             command, _, expected = part.partition("\n")
             examples.append((document, command, expected))
     return examples
-
-
-def table_commands():
-    """The commands of the README's stage table, column "try"."""
-    rows = [line for line in read(ROOT / "README.md").splitlines() if line.startswith("| [`")]
-    return [re.search(r"`([^`]+)`", row.split(" | ")[3]).group(1) for row in rows]
 
 
 def pattern_of(expected):
@@ -136,4 +130,5 @@ def test_every_block_is_of_a_known_kind():
     kinds = {match.group(1) for document in DOCUMENTS
              for match in BLOCK.finditer(read(ROOT / document))}
     # mermaid: diagrams, drawn where the repository is browsed; never run.
-    assert kinds <= {"console", "sh", "sh no-test", "text", "python", "mermaid"}
+    # sh docker: run by test_docker.py, with an engine of its own (-m docker).
+    assert kinds <= {"console", "sh", "sh no-test", "sh docker", "text", "python", "mermaid"}

@@ -2,18 +2,16 @@
 import hashlib
 import json
 import os
-import pty
 import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 import images
-from helpers import (ROOT, TIMEOUT, run_as_nobody, run_container, stage_env, wait_until,
-                     NOBODY)
+from helpers import (NOBODY, ROOT, TIMEOUT, run_as_nobody, run_container, stage_env,
+                     wait_until)
 from images import entry, layer, save_image
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")

@@ -47,6 +47,7 @@ import tempfile
 import zlib
 
 DIGEST = re.compile(r"sha256:([0-9a-f]{64})\Z")
+BLOB_NAME = re.compile(r"blobs/sha256/[0-9a-f]{64}\Z")
 HEX_NAME = re.compile(r"(?:.*/)?(?:sha256:)?([0-9a-f]{64})(?:\.json)?\Z")
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -129,17 +130,21 @@ class _Archive:
             raise ImageError(f"{name}: no such file in the image")
         return path
 
-    def read_json(self, name, digest=None):
-        """The JSON file `name`; with `digest`, refused unless its sha256 is that."""
+    def read_json(self, name, digest=None, kind=dict):
+        """The JSON object (or `kind`) in the file `name`; with `digest`, refused unless its
+        sha256 is that."""
         with self.open(name) as file:
             data = file.read()
         if digest is not None and hashlib.sha256(data).hexdigest() != digest:
             raise ImageError(f"{name}: its sha256 is not its digest {digest[:12]}; the file"
                              " was changed or damaged")
         try:
-            return json.loads(data)
+            document = json.loads(data)
         except ValueError as error:
             raise ImageError(f"{name}: not JSON ({error})")
+        if not isinstance(document, kind):
+            raise ImageError(f"{name}: a JSON {'list' if kind is list else 'object'} is expected")
+        return document
 
 
 def checked_name(name, where):
@@ -149,6 +154,16 @@ def checked_name(name, where):
     if name.startswith("/") or ".." in name.split("/"):
         raise ImageError(f"{where}: {name}: a name in an image is relative and has no ..")
     return os.path.normpath(name)
+
+
+def _object(document, field, where):
+    """The JSON object `document[field]`, {} if it is missing; refused if it is not one."""
+    value = document.get(field)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ImageError(f"{where}: {field} must be a JSON object")
+    return value
 
 
 def _blob(digest, where):
@@ -186,31 +201,34 @@ class Image:
             self.format = "docker save"
             config_name, layer_names = self._docker_manifest()
             self.config_digest = _hex_of(config_name, "manifest.json")
-            blob_digests = [(HEX_NAME.match(name) or [None, None])[1]
-                            if name.startswith("blobs/") else None for name in layer_names]
+            # Docker 25 and newer name layers blobs/sha256/HEX: a digest to check.
+            blob_digests = [name[len("blobs/sha256/"):] if BLOB_NAME.match(name) else None
+                            for name in layer_names]
         elif self.archive.has("index.json"):
             self.format = "OCI"
             config_name, self.config_digest, layer_names, blob_digests = self._oci_manifest()
         else:
             raise ImageError("not an image: no manifest.json (docker save) nor index.json (OCI)")
         self.full_config = self.archive.read_json(config_name, self.config_digest)
-        diff_ids = (self.full_config.get("rootfs") or {}).get("diff_ids")
+        diff_ids = _object(self.full_config, "rootfs", "config").get("diff_ids")
+        if not layer_names:
+            raise ImageError("the image has no layers, so no files at all")
         if not isinstance(diff_ids, list) or len(diff_ids) != len(layer_names):
             raise ImageError(f"config: rootfs.diff_ids must list the {len(layer_names)} layers'"
                              " digests")
         self.layers = [Layer(name, _blob(diff_id, "config")[1], blob, self.archive.size(name))
                        for name, diff_id, blob in zip(layer_names, diff_ids, blob_digests)]
-        self.config = checked_config(self.full_config.get("config") or {})
+        self.config = checked_config(_object(self.full_config, "config", "config"))
 
     def _docker_manifest(self):
-        manifest = self.archive.read_json("manifest.json")
-        if not isinstance(manifest, list) or not manifest or not isinstance(manifest[0], dict):
+        manifest = self.archive.read_json("manifest.json", kind=list)
+        if not manifest or not isinstance(manifest[0], dict):
             raise ImageError("manifest.json: a list of images is expected")
-        config, layers = manifest[0].get("Config"), manifest[0].get("Layers")
+        config = checked_name(manifest[0].get("Config"), "manifest.json")
+        layers = manifest[0].get("Layers")
         if not isinstance(layers, list):
             raise ImageError("manifest.json: Layers must be a list")
-        return (checked_name(config, "manifest.json"),
-                [checked_name(name, "manifest.json") for name in layers])
+        return config, [checked_name(name, "manifest.json") for name in layers]
 
     def _oci_manifest(self):
         descriptor = {"mediaType": INDEX_TYPES[0], "digest": None}
@@ -224,7 +242,8 @@ class Image:
         layers = document.get("layers")
         if not isinstance(layers, list) or not all(isinstance(layer, dict) for layer in layers):
             raise ImageError(f"{name}: layers must be a list of descriptors")
-        config_name, config_digest = _blob((document.get("config") or {}).get("digest"), name)
+        config_name, config_digest = _blob(_object(document, "config", name).get("digest"),
+                                           name)
         blobs = [_blob(layer.get("digest"), name) for layer in layers]
         return config_name, config_digest, [blob for blob, _ in blobs], [hex for _, hex in blobs]
 
@@ -235,9 +254,11 @@ class Image:
             raise ImageError(f"{where}: manifests must list at least one")
         architecture = ARCHITECTURES.get(os.uname().machine, os.uname().machine)
         for manifest in manifests:
-            platform = manifest.get("platform") if isinstance(manifest, dict) else None
-            if platform is None or (platform.get("os"), platform.get("architecture")) == (
-                    "linux", architecture):
+            if not isinstance(manifest, dict):
+                raise ImageError(f"{where}: manifests must be descriptors")
+            platform = manifest.get("platform")
+            if not isinstance(platform, dict) or (platform.get("os"), platform.get(
+                    "architecture")) == ("linux", architecture):
                 return manifest
         raise ImageError(f"{where}: no manifest for linux/{architecture}")
 

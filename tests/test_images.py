@@ -375,6 +375,54 @@ def test_a_damaged_image_is_refused_and_trusts_nothing(place, base, how):
     assert set(layers) <= {images.digest(base)}
 
 
+ZEROS = "0" * 64
+HOSTILE_METADATA = [
+    ("manifest.json", text) for text in (
+        "1", "null", "[]", "{}", '"x"', "[1]", "not JSON", '[{"Config": 1}]',
+        '[{"Config": "../config.json", "Layers": []}]', '[{"Config": "/etc/passwd"}]',
+        '[{"Config": "config.json", "Layers": "x"}]', f'[{{"Config": "{ZEROS}.json"}}]')
+] + [
+    ("index.json", text) for text in (
+        "[]", '{"manifests": 1}', '{"manifests": [1]}', '{"manifests": []}',
+        '{"manifests": [{"digest": "sha256:../../etc"}]}',
+        f'{{"manifests": [{{"digest": "sha256:{ZEROS}"}}]}}',
+        '{"manifests": [{"platform": {"os": "plan9"}, "digest": "x"}]}')
+] + [
+    ("config", text) for text in (
+        "1", '{"rootfs": 1}', '{"rootfs": {"diff_ids": [1]}}',
+        '{"rootfs": {"diff_ids": []}}', '{"rootfs": {"diff_ids": ["x", "y"]}}',
+        '{"rootfs": {"diff_ids": ["sha256:%s"]}, "config": []}',
+        '{"rootfs": {"diff_ids": ["sha256:%s"]}, "config": {"Env": "PATH=/"}}',
+        '{"rootfs": {"diff_ids": ["sha256:%s"]}, "config": {"Env": ["NO_VALUE"]}}',
+        '{"rootfs": {"diff_ids": ["sha256:%s"]}, "config": {"WorkingDir": "work"}}',
+        '{"rootfs": {"diff_ids": ["sha256:%s"]}, "config": {"Cmd": [1]}}',
+        '{"rootfs": {"diff_ids": ["sha256:%s"]}, "config": {"User": 5}}')
+]
+
+
+@pytest.mark.parametrize("where, text", HOSTILE_METADATA)
+def test_hostile_metadata_is_one_line_and_125(place, where, text):
+    tar = layer(entry("x", data="x"))
+    if where == "config":
+        # A config named by its own digest, as a good one is: only its content is bad.
+        config = (text % images.digest(tar) if "%s" in text else text).encode()
+        image = place / "image"
+        (image / "layer").mkdir(parents=True)
+        (image / "layer" / "layer.tar").write_bytes(tar)
+        (image / f"{images.digest(config)}.json").write_bytes(config)
+        (image / "manifest.json").write_text(json.dumps(
+            [{"Config": f"{images.digest(config)}.json", "Layers": ["layer/layer.tar"]}]))
+    else:
+        image = place / "image"
+        save_image(str(image), [tar], {"Cmd": ["true"]}, directory=True,
+                   flavour="docker" if where == "manifest.json" else "oci")
+        (image / where).write_text(text)
+    result = run_container("--image", str(image), "--cache", str(place / "cache"), "true")
+    assert result.returncode == 125
+    assert result.stderr.startswith(f"container.py: --image {image}: ")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
 def test_a_device_node_is_refused_for_an_ordinary_user(place, base, world_readable_copy):
     bad = layer(entry("dev", "dir"), entry("dev/null", "char"))
     image = save_image(str(place / "image.tar"), [base, bad], {"Cmd": ["true"]})

@@ -85,13 +85,15 @@ class _Archive:
         if os.path.isdir(path):
             return
         try:
-            self.tar = tarfile.open(path, "r:")
+            self.tar = tarfile.open(path, "r:*")  # docker save | gzip too
             self.members = {}
             for member in self.tar.getmembers():
                 name = os.path.normpath(member.name.lstrip("/"))
                 self.members[name] = member
-        except (OSError, tarfile.TarError) as error:
-            raise ImageError(f"not an image: neither a directory nor a tar archive ({error})")
+        except OSError as error:
+            raise ImageError(error.strerror)
+        except tarfile.TarError:
+            raise ImageError("not an image: neither a directory nor a tar archive")
 
     def has(self, name):
         return name in self.members if self.tar else os.path.isfile(os.path.join(self.path,
@@ -462,7 +464,10 @@ def unpack(tar, top, id_offset=0):
         if base.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):
             continue  # aufs's own bookkeeping, not a file
         if base.startswith(WHITEOUT_PREFIX):
-            _whiteout(parent_path, base[len(WHITEOUT_PREFIX):])
+            deleted = base[len(WHITEOUT_PREFIX):]
+            if deleted in ("", ".", ".."):  # .wh... would delete the layer's parent
+                raise ImageError(f"{name}: a whiteout that names no file of the layer")
+            _whiteout(parent_path, deleted)
             continue
         if member.isdir():
             if not os.path.isdir(path) or os.path.islink(path):

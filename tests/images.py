@@ -74,8 +74,9 @@ def digest(data):
 def save_image(path, layers, config=None, flavour="docker", compress=False, directory=False):
     """Write an image of `layers` (tar bytes, bottom first) and `config` at `path`; `path`.
 
-    flavour "docker": docker save's manifest.json, ID/layer.tar, HEX.json;
-    "oci": an OCI layout, index.json and blobs/sha256/, gzipped if `compress`.
+    flavour "docker": docker save's manifest.json, ID/layer.tar, HEX.json, the
+    whole gzipped if `compress` (docker save | gzip); "oci": an OCI layout,
+    index.json and blobs/sha256/, its layers gzipped if `compress`.
     """
     image_config = {"architecture": "amd64", "os": "linux", "config": config or {},
                     "rootfs": {"type": "layers", "diff_ids": [f"sha256:{digest(tar)}"
@@ -112,7 +113,7 @@ def save_image(path, layers, config=None, flavour="docker", compress=False, dire
             with open(os.path.join(path, name), "wb") as file:
                 file.write(data)
     else:
-        with tarfile.open(path, "w") as tar:
+        with tarfile.open(path, "w:gz" if compress and flavour == "docker" else "w") as tar:
             for name, data in files.items():
                 tar.addfile(entry(name, data=data)[0], io.BytesIO(data))
     return path

@@ -71,6 +71,7 @@ FORMATS = [
     pytest.param({"flavour": "docker", "directory": True}, id="docker-save-directory"),
     pytest.param({"flavour": "oci"}, id="oci-archive"),
     pytest.param({"flavour": "oci", "compress": True, "directory": True}, id="oci-gzip-layout"),
+    pytest.param({"flavour": "docker", "compress": True}, id="docker-save-gzipped"),
 ]
 
 
@@ -289,6 +290,10 @@ def _bad_layers(base):
          "/etc/passwd: leads out of the layer (absolute, or with ..)"),
         ("hard-link-to-nothing", layer(entry("copy", "hardlink", "etc/shadow")),
          "copy: a hard link to etc/shadow, which is no file of this layer"),
+        ("whiteout-of-the-parent", layer(entry(".wh..."), entry("x", data="x")),
+         ".wh...: a whiteout that names no file of the layer"),
+        ("whiteout-of-itself", layer(entry("etc", "dir"), entry("etc/.wh.."), entry("x")),
+         "etc/.wh..: a whiteout that names no file of the layer"),
     ]
 
 
@@ -445,6 +450,23 @@ def test_a_cache_others_may_write_is_refused(place, base):
         125, f"container.py: --image {image}: --cache {place}/cache: {place}/cache is not ours"
         f" alone (owner {os.geteuid()}, mode drwxrwxrwx)\n")
     assert os.listdir(place / "cache") == []
+
+
+def test_a_volume_is_bound_into_the_image_s_root(place, base):
+    image = save_image(str(place / "image.tar"), [base], {"Cmd": ["true"]})
+    result = run_container("--image", image, "--cache", str(place / "cache"), "--volume",
+                           f"{ROOT}/c:/lesson/c:ro", "/bin/ls", "/lesson/c/base.c")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "/lesson/c/base.c\n", "")
+
+
+def test_a_volume_through_a_link_of_the_image_is_refused(place, base):
+    image = save_image(str(place / "image.tar"), [base, layer(entry("data", "symlink", "/etc"))],
+                       {"Cmd": ["true"]})
+    volume = f"{ROOT}/c:/data/c:ro"
+    result = run_container("--image", image, "--cache", str(place / "cache"), "--volume", volume)
+    assert (result.returncode, result.stderr) == (
+        125, f"container.py: --volume {volume}: /data is a symbolic link (to /etc): a mount on it"
+        " would land outside the image\n")
 
 
 def test_an_image_whose_tmp_is_a_link_is_refused(place, base):

@@ -13,11 +13,17 @@ Everything is measured in one run, side by side, so that the ratios are fair:
   measured in this process over many runs.
 - load: N pid stages started side by side, for N = 1, 10, 100, and the peak
   memory of a parent waiting for its child.
+- images: unpacking a layer (this interpreter's standard library, as a tar)
+  into the cache, in MB/s; and container.py's start with the host's
+  programs, with --rootfs-rw (a bind), --rootfs (overlayfs over it) and
+  --image (the same files as a cached layer).
 
 Usage: python3 bench.py [--quick] [--json] [--python PATH]   (as root: stages need it)
 Figures are medians in milliseconds.  Nothing here is a test: a busy machine
 gives slower figures, not failures.
 """
+import hashlib
+import io
 import json
 import os
 import platform
@@ -25,10 +31,12 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
 
+import image
 import libns
 
 HERE = Path(__file__).resolve().parent
@@ -190,6 +198,60 @@ def waiting_parent_peak_kib(python, env):
     return peak
 
 
+def unpack_rate(runs):
+    """MB/s of image.unpack_verified() on a layer: the standard library, as a tar."""
+    layer_bytes = io.BytesIO()
+    with tarfile.open(fileobj=layer_bytes, mode="w") as tar:
+        tar.add(os.path.dirname(os.__file__), "usr/lib/python", filter=lambda member: None if {
+            "site-packages", "test", "__pycache__"} & set(member.name.split("/")) else member)
+    data = layer_bytes.getvalue()
+    layer = image.Layer("layer.tar", hashlib.sha256(data).hexdigest(), None, len(data))
+    samples = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(dir="/var/tmp") as folder:
+            started = time.perf_counter()
+            image.unpack_verified(io.BytesIO(data), folder, layer)
+            samples.append(time.perf_counter() - started)
+    return {"layer MB": len(data) / 1e6, "MB/s": len(data) / 1e6 / statistics.median(samples)}
+
+
+def root_starts(python, runs, env):
+    """container.py `true`: the host's programs, a rootfs bound, overlaid, and as an image."""
+    with tempfile.TemporaryDirectory(dir="/var/tmp") as folder:
+        rootfs = Path(folder) / "rootfs"
+        for name in ("proc", "dev", "tmp", "bin"):
+            (rootfs / name).mkdir(parents=True)
+        true = shutil.which("true")
+        shutil.copy(true, rootfs / "bin")
+        libraries = subprocess.run(["ldd", true], capture_output=True, text=True).stdout
+        for path in (word for word in libraries.split() if word.startswith("/")):
+            (rootfs / path[1:]).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, rootfs / path[1:])
+        layer_bytes = io.BytesIO()
+        with tarfile.open(fileobj=layer_bytes, mode="w") as tar:
+            tar.add(rootfs, ".")
+        layer = layer_bytes.getvalue()
+        config = json.dumps({"rootfs": {"diff_ids": [
+            f"sha256:{hashlib.sha256(layer).hexdigest()}"]}}).encode()
+        config_name = f"{hashlib.sha256(config).hexdigest()}.json"
+        files = {"layer.tar": layer, config_name: config, "manifest.json": json.dumps(
+            [{"Config": config_name, "Layers": ["layer.tar"]}]).encode()}
+        with tarfile.open(f"{folder}/image.tar", "w") as tar:
+            for name, content in files.items():
+                member = tarfile.TarInfo(name)
+                member.size = len(content)
+                tar.addfile(member, io.BytesIO(content))
+        tool = [python, str(HERE / "container.py"), "-T"]
+        image_run = tool + ["--image", f"{folder}/image.tar", "--cache", f"{folder}/cache"]
+        subprocess.run(image_run + ["/bin/true"], check=True, env=env)  # unpacked once
+        return time_commands({
+            "container.py (the host's programs)": tool + ["true"],
+            "container.py --rootfs-rw DIR": tool + ["--rootfs-rw", str(rootfs), "/bin/true"],
+            "container.py --rootfs DIR (overlayfs)": tool + ["--rootfs", str(rootfs),
+                                                              "/bin/true"],
+            "container.py --image FILE (cached)": image_run + ["/bin/true"]}, runs, env)
+
+
 def measure(quick, python):
     # With libns compiled for `python`, as every run but a checkout's first
     # has it: with PYTHONDONTWRITEBYTECODE set (as here, and in many Docker
@@ -208,6 +270,8 @@ def measure(quick, python):
         "namespace cost ms": namespace_costs(5 if quick else 200),
         "parallel pid stages": parallel(python, [1, 10] if quick else [1, 10, 100], env),
         "waiting parent peak KiB": waiting_parent_peak_kib(python, env),
+        "image unpack": unpack_rate(1 if quick else 5),
+        "container start-up ms": root_starts(python, runs, env),
     }
 
 
@@ -231,6 +295,11 @@ def print_table(results):
     for count, row in results["parallel pid stages"].items():
         print(f"{count:<40} {row['wall ms']:8.0f} {row['runs per second']:8.1f}")
     print(f"\npeak memory of a waiting parent: {results['waiting parent peak KiB']} KiB")
+    unpack = results["image unpack"]
+    print(f"\nunpacking a layer of {unpack['layer MB']:.0f} MB: {unpack['MB/s']:.0f} MB/s\n")
+    print(f"{'container.py, start-up, ms':40} {'median':>8} {'min':>8} {'max':>8}")
+    for name, row in results["container start-up ms"].items():
+        print(f"{name:40} {row['median']:8.1f} {row['min']:8.1f} {row['max']:8.1f}")
 
 
 def main():

@@ -34,7 +34,6 @@ import stat
 import sys
 import time
 
-import image
 import libns
 import net_veth
 import terminal
@@ -95,7 +94,7 @@ USAGE = ("[-t|-T] [--privileged] [--cap-add CAPS] [--cap-drop CAPS] [--userns]"
          " [--rootfs DIR | --rootfs-rw DIR | --image FILE [--cache DIR] [--inspect]]"
          " [-e NAME=VALUE]... [--volume HOST:CONTAINER[:ro]]... [--net none|veth|host]"
          " [--subnet CIDR] [--hostname NAME] [--] [COMMAND [ARG...]]")
-NOTE = f"""\
+NOTE = """\
   -t               give the container a terminal of its own (default when stdin is one)
   -T               do not: the command writes straight to yours
   --privileged     none of the confinement below, as docker run --privileged
@@ -108,7 +107,8 @@ NOTE = f"""\
   --rootfs-rw DIR  the same, but writable: the container's writes change DIR itself
   --image FILE     run an image that docker save or skopeo (oci-archive) wrote, a tar file or
                    its unpacked directory: its layers, command, Env, WorkingDir and User
-  --cache DIR      where each layer of an image is unpacked once (default: {image.default_cache()})
+  --cache DIR      where each layer of an image is unpacked once (default: in $XDG_CACHE_HOME
+                   or ~/.cache, containers-do-not-exist; as root, /var/cache/containers-do-not-exist)
   --inspect        print the image's layers and config, and run nothing
   -e NAME=VALUE    set NAME in the command's environment (repeatable; -e NAME takes yours)
   --volume HOST:CONTAINER[:ro]
@@ -408,6 +408,7 @@ def open_image(path, argv, cache, inspect, id_offset):
     them; the config; the command).  Any fault of the image ends the tool
     here, with one line and 125, before a container starts.
     """
+    import image  # here, not at the top: tarfile and gzip cost every other start 6 ms
     cache = cache or image.default_cache()
     try:
         found = image.Image(path)

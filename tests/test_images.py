@@ -243,6 +243,14 @@ def test_progress_shows_on_a_terminal(place, base):
     assert all(line.split(":")[1].strip() == "100%" for line in last_lines)
 
 
+def test_without_an_image_container_py_imports_no_tar_code():
+    # image.py brings tarfile and gzip: 6 ms that no other start should pay.
+    result = run_container("true", env=stage_env(PYTHONPROFILEIMPORTTIME="1"))
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
+    assert result.returncode == 0 and "libns" in imported
+    assert not {"image", "tarfile", "gzip"} & imported
+
+
 def test_the_rootfs_is_a_lower_layer_and_stays_as_it_was(tiny_rootfs):
     before = tree(tiny_rootfs)
     result = run_container("--rootfs", str(tiny_rootfs), "/bin/sh", "-c",

@@ -275,7 +275,9 @@ def checked_config(config):
         return list(value or [])
 
     def text(field):
-        value = config.get(field) or ""
+        value = config.get(field)
+        if value is None:
+            return ""
         if not isinstance(value, str):
             raise ImageError(f"config: {field} must be a string")
         return value
@@ -303,6 +305,7 @@ def open_cache(cache, id_offset=0):
     theirs, and no one else into anything.
     """
     layers = os.path.join(cache, f"{id_offset}.{id_offset}" if id_offset else "", "layers")
+
     def check(path, owner):
         status = os.stat(path)
         if status.st_uid != owner or status.st_mode & 0o022:

@@ -503,6 +503,7 @@ def main():
                "--privileged": False, "--cap-add": "", "--cap-drop": "", "--userns": False,
                "--volume": [], "--net": "none", "--subnet": "10.200.0.0/16"}
     options, argv = libns.parse_options(sys.argv[1:], __doc__, USAGE, options, NOTE)
+    libns.errors_exit_like_docker_run()
     roots = [name for name in ("--rootfs", "--rootfs-rw", "--image") if options[name] is not None]
     if len(roots) > 1:
         libns.exit_with_message(f"{' and '.join(roots)}: a container has one root", 125)
@@ -584,7 +585,6 @@ def main():
             confine(cap_add, cap_drop)
         init(argv, pts, config and config["User"])
 
-    libns.errors_exit_like_docker_run()
     if with_terminal:
         libns.hold_signals(also=(signal.SIGWINCH,))  # for the window's size
     child_stack = libns.map_stack()

@@ -103,7 +103,10 @@ class _Archive:
         """The file `name`, a path relative to the image, for reading."""
         name = checked_name(name, "the manifest")
         if self.tar is None:
-            return open(self._inside(name), "rb")
+            try:
+                return open(self._inside(name), "rb")
+            except OSError as error:  # not ours to read, say
+                raise ImageError(f"{name}: {error.strerror}")
         member = self.members.get(name)
         if member is not None and (member.issym() or member.islnk()) and hops < 8:
             # Older docker save links a layer that two images share.
@@ -637,7 +640,13 @@ def _size(count):
 
 
 def show_progress(label, done, total, end=""):
-    """One line on stderr, rewritten in place, when stderr is a terminal."""
+    """One line on stderr, rewritten in place, when stderr is a terminal.
+
+    Only a courtesy: a terminal that went away does not stop the unpack.
+    """
     percent = f"{100 * done // total}%" if total else _size(done)
-    sys.stderr.write(f"\runpacking {label}: {percent}  {end}")
-    sys.stderr.flush()
+    try:
+        sys.stderr.write(f"\runpacking {label}: {percent}  {end}")
+        sys.stderr.flush()
+    except OSError:
+        pass

@@ -436,6 +436,18 @@ def test_hostile_metadata_is_one_line_and_125(place, where, text):
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
+def test_an_image_file_one_may_not_read_is_one_line(place, base, world_readable_copy):
+    image = save_image(str(place / "image"), [base], {"Cmd": ["true"]}, flavour="oci",
+                       directory=True)
+    os.chmod(os.path.join(image, "index.json"), 0o600)
+    os.mkdir(place / "cache", 0o700)
+    os.chown(place / "cache", NOBODY, NOBODY)
+    result = run_as_nobody(world_readable_copy, "container.py", "--image", image, "--cache",
+                           str(place / "cache"))
+    assert (result.returncode, result.stderr) == (
+        125, f"container.py: --image {image}: index.json: Permission denied\n")
+
+
 def test_a_device_node_is_refused_for_an_ordinary_user(place, base, world_readable_copy):
     bad = layer(entry("dev", "dir"), entry("dev/null", "char"))
     image = save_image(str(place / "image.tar"), [base, bad], {"Cmd": ["true"]})

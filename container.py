@@ -515,7 +515,7 @@ def main():
     # Refused before anything starts, so that nothing is left half made.
     problem = rootfs is not None and rootfs_problem(rootfs, argv or None)
     if problem:
-        libns.exit_with_message(f"--{roots[0][2:]} {rootfs}: {problem}", 125)
+        libns.exit_with_message(f"{roots[0]} {rootfs}: {problem}", 125)
     for volume in options["--volume"]:
         problem = volume_problem(volume, rootfs, writable)
         if problem:

@@ -51,9 +51,11 @@ def strace_of_c_twin(program, tmp_path, *command):
     subprocess.run(["strace", "-ff", "-qq", "-o", str(tmp_path / "trace"), "-e",
                     "trace=clone,clone3,mount,umount2,sethostname,execve,wait4",
                     str(program), *command], capture_output=True, timeout=TIMEOUT, check=True)
-    parent_pid = min(int(path.suffix[1:]) for path in tmp_path.glob("trace.*"))
-    parent = (tmp_path / f"trace.{parent_pid}").read_text().splitlines()[1:]  # not its own exec
-    [child] = [path for path in tmp_path.glob("trace.*") if path.suffix != f".{parent_pid}"]
+    # The parent is the one that cloned: not the lower pid, as pids wrap around.
+    traces = list(tmp_path.glob("trace.*"))
+    [parent_trace] = [path for path in traces if re.search(r"^clone3?\(", path.read_text(), re.M)]
+    parent = parent_trace.read_text().splitlines()[1:]  # not its own exec
+    [child] = [path for path in traces if path != parent_trace]
     parent_calls = calls_in(parent)
     return parent_calls[:1] + calls_in(child.read_text().splitlines()) + parent_calls[1:]
 

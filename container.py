@@ -36,6 +36,7 @@ import time
 
 import libns
 import net_veth
+import seccomp
 import terminal
 
 clone_flags = (
@@ -58,34 +59,25 @@ DEFAULT_COMMAND = ["/bin/sh"]
 # An image's command gets the image's environment, not the host's; these
 # are docker run's defaults, before the image's Env and -e.
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-# What root inside may still do, as `docker run` leaves it by default.  The
-# lists are Docker's own: its default capabilities ("Runtime privilege and
-# Linux capabilities", docs.docker.com/engine/containers/run/), and the calls
-# its default seccomp profile refuses ("Significant syscalls blocked by the
-# default profile", docs.docker.com/engine/security/seccomp/), with the new
-# mount API that profile does not allow either.
+# What root inside may still do, as `docker run` leaves it by default: its
+# default capabilities ("Runtime privilege and Linux capabilities",
+# docs.docker.com/engine/containers/run/).  The system calls it may make are
+# Docker's default seccomp profile's: see seccomp.py.
 DOCKER_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID",
                        "SETUID", "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL",
                        "AUDIT_WRITE")
-REFUSED_SYSCALLS = (
-    "acct", "add_key", "adjtimex", "bpf", "clock_adjtime", "clock_settime", "create_module",
-    "delete_module", "finit_module", "get_kernel_syms", "get_mempolicy", "init_module", "ioperm",
-    "iopl", "kcmp", "kexec_file_load", "kexec_load", "keyctl", "lookup_dcookie", "mbind", "mount",
-    "move_pages", "nfsservctl", "open_by_handle_at", "perf_event_open", "pivot_root",
-    "process_vm_readv", "process_vm_writev", "query_module", "quotactl", "reboot", "request_key",
-    "set_mempolicy", "setns", "settimeofday", "swapon", "swapoff", "sysfs", "_sysctl", "umount2",
-    "unshare", "uselib", "userfaultfd", "ustat", "syslog",
-    "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
-)
-# clone() may not make new namespaces inside; clone3's arguments are out of
-# a filter's reach, so it fails with ENOSYS and libc falls back to clone().
-REFUSED_CLONE_FLAGS = libns.ALL_NAMESPACES & ~libns.CLONE_NEWTIME
-ENOSYS_SYSCALLS = ("clone3",)
 # Files of /proc that tell about, or change, the whole machine: Docker's
-# masked paths (hidden behind /dev/null or an empty tmpfs) and read-only ones.
-MASKED_PATHS = ("/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug",
-                "/proc/acpi", "/proc/scsi")
-READ_ONLY_PATHS = ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs")
+# masked paths (hidden behind /dev/null or an empty tmpfs; moby's
+# daemon/pkg/oci/defaults.go) and read-only ones.  /proc/interrupts and the
+# timers' lists tell what other tenants of the machine do, and when (a side
+# channel, GHSA-6fw5-f8r9-fgfm); kcore is its memory, keys its keyrings.
+MASKED_PATHS = ("/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+                "/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list",
+                "/proc/timer_stats")
+READ_ONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+# Docker's sizes for the tmpfs on /dev (65536k) and /dev/shm (--shm-size's
+# default): without one, each may fill half the machine's memory.
+DEV_SIZE = SHM_SIZE = "64m"
 
 # --userns: the ids outside that root's user namespace maps ids 0 to 65535 to.
 USERNS_RANGE = (100000, 100000, 65536)
@@ -176,6 +168,8 @@ def make_overlay_root(lowers):
     lowerdir = ":".join(f"/proc/self/fd/{descriptor}" for descriptor in lowers)
     libns.mount("overlay", f"{scratch}/root", "overlay", libns.MS_NODEV,
                 f"lowerdir={lowerdir},upperdir={scratch}/upper,workdir={scratch}/work,userxattr")
+    for descriptor in lowers:
+        os.close(descriptor)  # each is a way to the host's files
     root = f"{scratch}/root"
     for name in ("proc", "dev", "tmp"):
         make_mount_point(root, f"/{name}", directory=True, what=f"the image's /{name}")
@@ -214,7 +208,7 @@ def make_dev(root):
     """
     dev = f"{root}/dev"
     libns.mount("tmpfs", dev, "tmpfs", libns.MS_NOSUID | libns.MS_NOEXEC | libns.MS_NODEV,
-                "mode=755")
+                f"mode=755,size={DEV_SIZE}")
     for name in DEVICES:
         if os.path.exists(f"/dev/{name}"):
             open(f"{dev}/{name}", "w").close()
@@ -224,7 +218,8 @@ def make_dev(root):
                 "newinstance,ptmxmode=0666,mode=620")
     os.symlink("pts/ptmx", f"{dev}/ptmx")
     os.mkdir(f"{dev}/shm")
-    libns.mount("tmpfs", f"{dev}/shm", "tmpfs", libns.MS_NOSUID | libns.MS_NODEV, "mode=1777")
+    libns.mount("tmpfs", f"{dev}/shm", "tmpfs", libns.MS_NOSUID | libns.MS_NODEV,
+                f"mode=1777,size={SHM_SIZE}")
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{dev}/{name}")
@@ -249,22 +244,29 @@ def hide_machine_paths(root):
             libns.bind_mount(f"{root}{path}", f"{root}{path}", read_only=True)
 
 
-def confine(cap_add, cap_drop):
+def kept_capabilities(cap_add, cap_drop):
+    """Docker's default capabilities, with --cap-add's and without --cap-drop's."""
+    kept = set(DOCKER_CAPABILITIES)
+    kept = (set(libns.CAPABILITIES) if "ALL" in cap_add else kept | cap_add)
+    return set() if "ALL" in cap_drop else kept - cap_drop
+
+
+def confine(kept, profile):
     """Cut what root inside may do to the kernel, for PID 1 and all it starts.
 
     Each layer stops a kind of escape on its own, as Docker's do:
     capabilities, what root may do at all (load a module, set the clock,
     open files by handle); no_new_privs, that no setuid program gets more;
-    the seccomp filter, the calls that reach kernel state no namespace
-    covers, whatever the capabilities.  See `python3 escapes.py`.
+    the seccomp filter, every call Docker's profile does not name (those
+    that reach kernel state no namespace covers, and every call newer than
+    the profile), whatever the capabilities; the calls that need a
+    capability are allowed with it.  See `python3 escapes.py`.  `profile`
+    is seccomp.docker_profile(kept), read before the host's files are gone.
     """
-    kept = set(DOCKER_CAPABILITIES)
-    kept = (set(libns.CAPABILITIES) if "ALL" in cap_add else kept | cap_add)
-    kept = set() if "ALL" in cap_drop else kept - cap_drop
     libns.keep_only_capabilities(kept)
     libns.set_no_new_privs()
-    libns.load_seccomp_filter(libns.seccomp_program(REFUSED_SYSCALLS, REFUSED_CLONE_FLAGS,
-                                                    ENOSYS_SYSCALLS))
+    libns.load_seccomp_filter(seccomp.compile(profile),
+                              seccomp.describe(profile) if libns.tracing else ())
 
 
 def capability_names(text):
@@ -326,12 +328,39 @@ def init(argv, pts=None, user=None):
     """
     def setup():
         if pts is not None:
-            terminal.attach(pts)
+            terminal.attach(0)  # the pts, which keep_nothing_of_the_host() put there
         if user:
             become_user(user)
+    keep_nothing_of_the_host(pts)
     returncode = libns.run(0, setup, argv, as_init=True)
     libns.flush_output()
     os._exit(128 - returncode if returncode < 0 else returncode)
+
+
+def keep_nothing_of_the_host(pts):
+    """PID 1 lives beside the command: leave it nothing that the container does not have.
+
+    A process of the runtime's inside the container is a door if it holds
+    something of the host's (runc's CVE-2016-9962 and CVE-2024-21626): the
+    command could walk /proc/1/fd/N/../.. from a host directory to the
+    host's root, or write to the host's terminal through /proc/1/fd/0.
+    """
+    if pts is not None:
+        # The host's terminal: through it the command could type into the
+        # host's shell's terminal and change its settings.  The container's
+        # own terminal takes its place, for the init's own messages too.
+        for fd in (0, 1, 2):
+            os.dup2(pts, fd)
+        os.close(pts)
+    # Every other descriptor: those the tool was given (`exec 9< /tmp`),
+    # the layers' and volumes' O_PATH ones, the terminal's socket.  Each
+    # leads to the host's files, whatever the container's root.
+    libns.close_fds_from_3_except()
+    # Not dumpable: the command may no longer open /proc/1/fd, mem, environ,
+    # root or cwd, ptrace(2) PID 1 or take its descriptors (pidfd_getfd):
+    # that needs CAP_SYS_PTRACE over the user namespace PID 1's memory was
+    # made in, the host's.  execve(2) makes the command dumpable again.
+    libns.set_dumpable(False)
 
 
 def become_user(user):
@@ -533,8 +562,9 @@ def main():
             pair = libns.free_veth_subnet(options["--subnet"])
         except ValueError as error:
             libns.exit_with_message(f"--subnet {options['--subnet']}: {error}", 125)
-    cap_add = capability_names(options["--cap-add"])
-    cap_drop = capability_names(options["--cap-drop"])
+    kept = kept_capabilities(capability_names(options["--cap-add"]),
+                             capability_names(options["--cap-drop"]))
+    profile = None if options["--privileged"] else seccomp.docker_profile(kept)
     remapped = options["--userns"] and os.geteuid() == 0
     config, lowers = None, []
     if options["--image"] is not None:
@@ -574,15 +604,14 @@ def main():
         elif network == "none":
             libns.set_link_up("lo")
         switch_root(root)
-        os.environ.clear()
-        os.environ.update(variables)
+        libns.set_environment(variables)  # and no more of the host's in PID 1's memory
         if config and config["WorkingDir"]:
             os.makedirs(config["WorkingDir"], exist_ok=True)  # as docker run does
             os.chdir(config["WorkingDir"])
         start_clocks_near_zero()
         pts = terminal.open_inside(init_end) if with_terminal else None
         if not options["--privileged"]:
-            confine(cap_add, cap_drop)
+            confine(kept, profile)
         init(argv, pts, config and config["User"])
 
     if with_terminal:

@@ -285,11 +285,6 @@ def clone(child_exec, child_stack, clone_flags, argv, id_map=None, prepare=None)
     flags this kernel does not know.
     """
     global _error_pipe
-    if _error_pipe is not None:
-        # We are a child that starts children of its own (container.py's
-        # init): its setup is over.  End of file tells our parent so.
-        os.close(_error_pipe)
-        _error_pipe = None
     command = command_bytes(argv)
     hold_signals()
     uid, gid = os.geteuid(), os.getegid()
@@ -326,6 +321,13 @@ def clone(child_exec, child_stack, clone_flags, argv, id_map=None, prepare=None)
     if report is not None:
         _returncode(pid, os.waitpid(pid, 0)[1])  # it has left, without running the command
         raise report
+    if _error_pipe is not None:
+        # We are a child that starts children of its own (container.py's
+        # init), and our child has started its command: our setup is over.
+        # End of file tells our parent so.  A failure before this was
+        # raised above, and reaches our parent as our own (see _report).
+        os.close(_error_pipe)
+        _error_pipe = None
     return pid
 
 
@@ -646,6 +648,30 @@ def close_fds_on_exec_from(first):
                 os.set_inheritable(fd, False)
             except OSError:
                 pass  # not open
+
+
+def close_fds_from_3_except(keep=()):
+    """Close every file descriptor numbered 3 or higher, but those in `keep`.
+
+    In a child, its error pipe (see _Handshake) is kept too, until it has
+    said that its command runs.  See close_range(2) (Linux 5.9): one call
+    for each run of numbers between the ones kept.  On an older kernel
+    (ENOSYS), each descriptor is closed one by one.
+    """
+    keep = {*keep, *([_error_pipe] if _error_pipe is not None else [])}
+    first = 3
+    for last in sorted({fd - 1 for fd in keep if fd >= 3}) + [0xFFFFFFFF]:
+        if first <= last:
+            result = _syscall_close_range(SYS_close_range, first, last, 0)
+            _trace(f"close_range({first}, {'~0U' if last == 0xFFFFFFFF else last}, 0)",
+                   _result(result, result != 0))
+            if result != 0:
+                for fd in range(first, min(last + 1, os.sysconf("SC_OPEN_MAX"))):
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass  # not open
+        first = last + 2
 
 
 _execvp = _prototype(libc.execvp, ctypes.c_int, ctypes.c_char_p,
@@ -1316,6 +1342,31 @@ def keep_only_capabilities(kept):
         raise _error("capset")
 
 
+_clearenv = _prototype(libc.clearenv, ctypes.c_int)
+
+
+def set_environment(variables):
+    """Make the dict `variables` our whole environment, in /proc/self/environ too.
+
+    os.environ and libc's environ are copies, which our children get.  The
+    environment we were started with stays where execve(2) put it, on our
+    stack, and /proc/PID/environ shows that block (env_start to env_end,
+    see proc(5)): so it is written over with `variables`, zeros after them,
+    or with zeros only when they do not fit.  Then no process that may
+    read our memory finds the old variables there.
+    """
+    _clearenv()  # libc's array, with any entry os.environ does not show
+    os.environ.clear()
+    os.environ.update(variables)
+    with open("/proc/self/stat", "rb") as stat_file:
+        fields = stat_file.read().rsplit(b")", 1)[1].split()
+    start, end = int(fields[47]), int(fields[48])  # fields 50 and 51 of proc(5)
+    block = b"".join(os.fsencode(f"{name}={value}") + b"\0" for name, value in variables.items())
+    block = block if len(block) <= end - start else b""
+    ctypes.memmove(start, block + bytes(end - start - len(block)), end - start)
+    _trace(f"memcpy(env_start, environ, {len(block)}) /* and zeros to env_end, +{end - start} */")
+
+
 def set_no_new_privs():
     """No exec from now on may gain privileges: setuid bits and file capabilities do nothing.
 
@@ -1323,87 +1374,6 @@ def set_no_new_privs():
     CAP_SYS_ADMIN install a seccomp filter.
     """
     _prctl_checked(PR_SET_NO_NEW_PRIVS, 1, "prctl(PR_SET_NO_NEW_PRIVS, 1)")
-
-
-# <linux/audit.h>, <linux/filter.h>, <linux/seccomp.h>: a seccomp filter is a
-# small classic-BPF program the kernel runs at every system call, over a
-# struct seccomp_data: the call's number at offset 0, the architecture at 4,
-# the arguments from 16 (args[0]'s low 32 bits, on a little-endian machine).
-AUDIT_ARCH = {"x86_64": 0xC000003E}
-X32_SYSCALL_BIT = 0x40000000  # x86_64's other ABI, with numbers of its own
-BPF_LD_W_ABS, BPF_JEQ, BPF_JGE, BPF_JSET, BPF_RET = 0x20, 0x15, 0x35, 0x45, 0x06
-SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO = 0x7FFF0000, 0x00050000
-# <asm/unistd_64.h> of x86_64: the numbers of the calls a filter may refuse.
-SYSCALL_NUMBERS = {"x86_64": {
-    "ptrace": 101, "syslog": 103, "mknod": 133, "mknodat": 259, "uselib": 134, "personality": 135, "ustat": 136, "sysfs": 139,
-    "pivot_root": 155, "_sysctl": 156, "adjtimex": 159, "acct": 163, "settimeofday": 164,
-    "mount": 165, "umount2": 166, "swapon": 167, "swapoff": 168, "reboot": 169, "iopl": 172,
-    "ioperm": 173, "create_module": 174, "init_module": 175, "delete_module": 176,
-    "get_kernel_syms": 177, "query_module": 178, "quotactl": 179, "nfsservctl": 180,
-    "lookup_dcookie": 212, "clock_settime": 227, "mbind": 237, "set_mempolicy": 238,
-    "get_mempolicy": 239, "kexec_load": 246, "add_key": 248, "request_key": 249, "keyctl": 250,
-    "unshare": 272, "move_pages": 279, "perf_event_open": 298, "name_to_handle_at": 303,
-    "open_by_handle_at": 304, "clock_adjtime": 305, "setns": 308, "process_vm_readv": 310,
-    "process_vm_writev": 311, "kcmp": 312, "finit_module": 313, "kexec_file_load": 320,
-    "bpf": 321, "userfaultfd": 323, "open_tree": 428, "move_mount": 429, "fsopen": 430,
-    "fsconfig": 431, "fsmount": 432, "fspick": 433, "clone3": 435, "mount_setattr": 442,
-    "clone": 56,
-}}
-
-
-def seccomp_program(refused, clone_flags_refused, enosys=()):
-    """A seccomp filter as [(code, jt, jf, k)]: refuse `refused` with EPERM, else allow.
-
-    A call from another architecture, or x86_64's x32 ABI, whose numbers
-    differ, is refused as a whole.  `enosys` calls fail with ENOSYS instead,
-    so that libc falls back to an older call (clone3 to clone, as Docker
-    does).  clone() is allowed unless its flags hold one of
-    `clone_flags_refused`: no new namespaces from inside.
-    """
-    machine = os.uname().machine
-    if machine not in SYSCALL_NUMBERS:
-        raise OSError(errno.ENOTSUP, f"seccomp filter: libns knows the system call numbers of"
-                      f" {', '.join(SYSCALL_NUMBERS)} only, not {machine}")
-    numbers = SYSCALL_NUMBERS[machine]
-    deny = SECCOMP_RET_ERRNO | errno.EPERM
-    program = [(BPF_LD_W_ABS, 0, 0, 4),  # A = the architecture
-               (BPF_JEQ, 1, 0, AUDIT_ARCH[machine]),
-               (BPF_RET, 0, 0, deny),
-               (BPF_LD_W_ABS, 0, 0, 0),  # A = the call's number
-               (BPF_JGE, 0, 1, X32_SYSCALL_BIT),
-               (BPF_RET, 0, 0, deny)]
-    for name in enosys:
-        program += [(BPF_JEQ, 0, 1, numbers[name]),
-                    (BPF_RET, 0, 0, SECCOMP_RET_ERRNO | errno.ENOSYS)]
-    for name in refused:
-        program += [(BPF_JEQ, 0, 1, numbers[name]), (BPF_RET, 0, 0, deny)]
-    program += [(BPF_JEQ, 0, 3, numbers["clone"]),
-                (BPF_LD_W_ABS, 0, 0, 16),  # A = args[0], clone's flags
-                (BPF_JSET, 0, 1, clone_flags_refused),
-                (BPF_RET, 0, 0, deny),
-                (BPF_RET, 0, 0, SECCOMP_RET_ALLOW)]
-    return program
-
-
-def describe_seccomp_program(program):
-    """The filter as text, one instruction a line, as `seccomp-tools dump` shows it."""
-    numbers = {number: name for name, number in SYSCALL_NUMBERS[os.uname().machine].items()}
-    lines, loaded = [], None
-    for line_number, (code, jump_true, jump_false, k) in enumerate(program):
-        if code == BPF_LD_W_ABS:
-            loaded = {0: "sys_number", 4: "arch", 16: "args[0]"}[k]
-            text = f"A = {loaded}"
-        elif code == BPF_RET:
-            text = ("return ALLOW" if k == SECCOMP_RET_ALLOW
-                    else f"return ERRNO({errno.errorcode[k & 0xFFFF]})")
-        else:
-            operator = {BPF_JEQ: "==", BPF_JGE: ">=", BPF_JSET: "&"}[code]
-            by_name = loaded == "sys_number" and code == BPF_JEQ
-            value = numbers.get(k, hex(k)) if by_name else hex(k)
-            text = (f"if (A {operator} {value}) goto {line_number + 1 + jump_true:04}"
-                    f" else goto {line_number + 1 + jump_false:04}")
-        lines.append(f" {line_number:04}: {text}")
-    return lines
 
 
 class _SockFilter(ctypes.Structure):
@@ -1415,11 +1385,12 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
 
 
-def load_seccomp_filter(program):
-    """Install `program` as this process's seccomp filter, for it and every child.
+def load_seccomp_filter(program, description=()):
+    """Install `program`, [(code, jt, jf, k)], as the seccomp filter of us and our children.
 
     See seccomp(2) and PR_SET_SECCOMP in prctl(2): it needs no_new_privs
-    first (set_no_new_privs), and it can never be removed.
+    first (set_no_new_privs), or CAP_SYS_ADMIN, and it can never be removed.
+    seccomp.py builds the program; `description`, its lines for the trace.
     """
     instructions = (_SockFilter * len(program))(*[_SockFilter(*row) for row in program])
     fprog = _SockFprog(len(program), instructions)
@@ -1427,29 +1398,40 @@ def load_seccomp_filter(program):
     if tracing:
         _trace(f"prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, {{len={len(program)}, filter=...}})",
                _result(result, result != 0))
-        for line in describe_seccomp_program(program):
+        for line in description:
             _trace(line)
     if result != 0:
         raise _error("prctl PR_SET_SECCOMP")
 
 
-def try_syscall(name, *arguments):
-    """Make the system call `name` with int or bytes arguments; None, or the OSError it gave.
+def set_dumpable(dumpable):
+    """Whether this process may be ptraced, or its /proc/PID files read, by others of its uid.
+
+    See PR_SET_DUMPABLE in prctl(2) and ptrace(2): when it is 0, only a
+    process with CAP_SYS_PTRACE in the user namespace our memory was made in
+    may open our /proc/PID/fd, mem, environ, root or cwd, ptrace(2) us, or
+    take a descriptor with pidfd_getfd(2).  execve(2) sets it to 1 again.
+    """
+    _prctl_checked(PR_SET_DUMPABLE, int(dumpable), f"prctl(PR_SET_DUMPABLE, {int(dumpable)})")
+
+
+_syscall = _prototype(libc["syscall"], ctypes.c_long, ctypes.c_long)
+
+
+def syscall(number, *arguments):
+    """Make the system call `number` with int or bytes arguments; return its result.
 
     For escapes.py, which tries calls Python has no function for
-    (finit_module, open_by_handle_at, keyctl): only their refusal matters.
+    (finit_module, open_by_handle_at, keyctl, io_uring_setup): a failure
+    raises OSError with the call's errno.
     """
-    number = SYSCALL_NUMBERS.get(os.uname().machine, {}).get(name)
-    if number is None:
-        return OSError(errno.ENOSYS, f"{name}: libns does not know its number here")
     c_arguments = [ctypes.c_char_p(value) if isinstance(value, bytes) else ctypes.c_long(value)
                    for value in arguments]
-    function = libc["syscall"]
-    function.restype = ctypes.c_long
-    if function(ctypes.c_long(number), *c_arguments) == -1:
+    result = _syscall(number, *c_arguments)
+    if result == -1:
         code = ctypes.get_errno()
-        return OSError(code, os.strerror(code))
-    return None
+        raise OSError(code, os.strerror(code))
+    return result
 
 
 # === net_veth.py, container.py --net veth: rtnetlink(7), a veth pair =========
@@ -1686,6 +1668,11 @@ def _trace(call, result=None):
             _held_lines.append(line)
         else:
             _print_trace(line)
+
+
+def trace(step):
+    """Put a step that is no libns call (a file written) in the -v trace, as `step = 0`."""
+    _trace(step, 0)
 
 
 def _print_trace(line):

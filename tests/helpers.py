@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# What a copy of the programs needs: the scripts, and Docker's seccomp profile.
+PROGRAM_FILES = [*ROOT.glob("*.py"), ROOT / "seccomp_default.json"]
 sys.path.insert(0, str(ROOT))
 import libns  # noqa: E402 (from the checkout, whatever the current directory)
 

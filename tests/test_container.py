@@ -20,10 +20,11 @@ BOUND_DIRECTORIES = [f"/{name}" for name in HOST_DIRECTORIES
                      if os.path.isdir(f"/{name}") and not os.path.islink(f"/{name}")]
 # The container's whole mount table, in mount order.
 # Docker's masked and read-only paths of /proc, those this kernel has.
-HIDDEN_PROC_PATHS = [path for path in ("/proc/kcore", "/proc/keys", "/proc/timer_list",
-                                       "/proc/sched_debug", "/proc/acpi", "/proc/scsi",
-                                       "/proc/sys", "/proc/sysrq-trigger", "/proc/irq",
-                                       "/proc/bus", "/proc/fs") if os.path.exists(path)]
+HIDDEN_PROC_PATHS = [path for path in ("/proc/acpi", "/proc/asound", "/proc/interrupts",
+                                       "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                                       "/proc/sched_debug", "/proc/scsi", "/proc/timer_list",
+                                       "/proc/timer_stats", "/proc/bus", "/proc/fs", "/proc/irq",
+                                       "/proc/sys", "/proc/sysrq-trigger") if os.path.exists(path)]
 # MS_REC binds the host's mounts below them too: under Docker, /etc/hosts,
 # /etc/hostname and /etc/resolv.conf.
 BOUND_MOUNTS = [point for directory in BOUND_DIRECTORIES

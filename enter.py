@@ -12,7 +12,11 @@ it, join them.  setns(2) moves the caller into the namespace an open
   working directory, both opened before the move, as a later path lookup
   would find other files;
 - the PID and time namespaces apply only to children, so the command runs in
-  a child, made by clone() as in the stages, and we wait for it.
+  a child, made by clone() as in the stages, and we wait for it;
+- the child gets what the target may do, no more, as `docker exec` gives
+  a container's: its bounding set of capabilities, no_new_privs, Docker's
+  seccomp profile when the target has a filter, and its environment.  A
+  program the container put on PATH runs with what the container has.
 
 Try:    python3 net_mount_uts_ipc_pid.py sleep 1000 &
         child=$(tr -d ' ' < /proc/$!/task/$!/children)   (the tool's one child)
@@ -26,6 +30,11 @@ import os
 import sys
 
 import libns
+import seccomp
+# What enter.py may import later, imported now: after chroot, an import
+# would run the container's files (its own /usr/lib/python3) as our root.
+import resource  # noqa: F401 (libns.die_by_signal's)
+import signal  # noqa: F401 (libns's signal names, for the trace)
 
 
 def open_namespaces(pid):
@@ -87,8 +96,59 @@ def same_file(fd, path):
     return (ours.st_dev, ours.st_ino) == (theirs.st_dev, theirs.st_ino)
 
 
+def status_of(pid):
+    """/proc/PID/status as a dict: {'CapBnd': '00000000a80425fb', ...}."""
+    with open(f"/proc/{pid}/status") as status_file:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in status_file if ":\t" in line)
+
+
+def confinement_of(pid):
+    """What process `pid` may do, read before we join it.
+
+    (its capabilities, or None when its bounding set is ours; no_new_privs;
+    the seccomp program and its description, or None; the environment, or
+    None.)
+
+    /proc/PID/status tells the bounding set, NoNewPrivs and whether a
+    seccomp filter is on (Seccomp: 2); the filter itself cannot be read
+    back without ptrace, so its program is Docker's profile for those
+    capabilities, which is what container.py loads.  The environment is the
+    target's /proc/PID/environ, when we may read it.
+    """
+    status = status_of(pid)
+    bounding = int(status["CapBnd"], 16)
+    capabilities = {name for number, name in enumerate(libns.CAPABILITIES)
+                    if bounding >> number & 1}
+    ours = int(status_of("self")["CapBnd"], 16)
+    filter_ = None
+    if status.get("Seccomp") == "2":
+        profile = seccomp.docker_profile(capabilities)
+        filter_ = (seccomp.compile(profile), seccomp.describe(profile) if libns.tracing else ())
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as environ_file:
+            entries = [entry for entry in environ_file.read().split(b"\0") if b"=" in entry]
+        environment = dict(os.fsdecode(entry).split("=", 1) for entry in entries)
+    except PermissionError:
+        environment = None  # a process not dumpable: ours stays
+    return (capabilities if bounding != ours else None, status.get("NoNewPrivs") == "1", filter_,
+            environment)
+
+
 def child_exec(argv):
-    """The child, in the joined PID and time namespaces too: it becomes the command."""
+    """The child, in the joined PID and time namespaces too: confined as the target, it
+    becomes the command."""
+    capabilities, no_new_privs, filter_, environment = confinement
+    if environment is not None:
+        os.environ.clear()
+        os.environ.update(environment)
+    # In this order: seccomp needs no_new_privs or CAP_SYS_ADMIN, which
+    # the capabilities may then take away.
+    if no_new_privs:
+        libns.set_no_new_privs()
+    if filter_ is not None:
+        libns.load_seccomp_filter(*filter_)
+    if capabilities is not None:
+        libns.keep_only_capabilities(capabilities)
     libns.execvp(argv)
 
 
@@ -107,6 +167,7 @@ if __name__ == "__main__":
     if not os.path.exists(f"/proc/{pid}"):
         fail(f"no process with PID {pid}")
     try:
+        confinement = confinement_of(pid)
         enter(pid)
     except PermissionError as error:
         fail(f"{error.filename or 'setns'}: {error.strerror} (you may enter your own processes;"

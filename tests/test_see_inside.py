@@ -7,9 +7,10 @@ import sys
 
 import pytest
 
-from helpers import (NOBODY, PID_STAGE, ROOT, STAGES, TIMEOUT, as_nobody, interfaces,
-                     processes_with, read, run_as_nobody, run_stage, running_stage, stage_env,
-                     wait_until)
+import images
+from helpers import (NOBODY, PID_STAGE, ROOT, STAGES, TIMEOUT, as_nobody, children_of, comm_of,
+                     interfaces, processes_with, read, run_as_nobody, run_stage, running_stage,
+                     stage_env, wait_until)
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
@@ -200,3 +201,26 @@ def test_enter_takes_the_target_s_root_and_working_directory(tiny_rootfs):
         os.kill(child, signal.SIGKILL)
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == "/inner\nonly in the target's root\n"
+
+
+def test_entering_container_py_gives_what_the_container_has_not_the_host_s(visible_dir,
+                                                                            monkeypatch):
+    # As docker exec: the container's capabilities, no_new_privs, seccomp
+    # filter and environment, whether one enters its init or its command.
+    monkeypatch.setenv("HOST_ONLY", "the host's")
+    image = images.save_image(str(visible_dir / "image.tar"), [images.base_layer()],
+                              {"Env": ["FROM_IMAGE=yes"]})
+    with running_stage("container.py", "--image", image, "--cache", str(visible_dir / "cache"),
+                       "sh", "-c", "read line", ready_as=PYTHON_NAME) as (_, init):
+        wait_until(lambda: [comm_of(child) for child in children_of(init)] == ["sh"],
+                   "the command runs")
+        [command] = children_of(init)
+        results = [run_script("enter.py", str(target), "cat", "/proc/self/status",
+                              "/proc/self/environ") for target in (init, command)]
+    for result in results:
+        assert (result.returncode, result.stderr) == (0, "")
+        status, _, environ = result.stdout.rpartition("\n")
+        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+        assert [fields[name] for name in ("CapBnd", "CapEff", "NoNewPrivs", "Seccomp")] == [
+            "00000000a80425fb", "00000000a80425fb", "1", "2"]
+        assert "FROM_IMAGE=yes" in environ.split("\0") and "HOST_ONLY" not in environ

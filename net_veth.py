@@ -41,7 +41,26 @@ def connect(pid, pair):
     libns.links_to_delete.append(host_end)  # on every way out: see libns.exit
     libns.add_veth_pair(host_end, "eth0", pid)
     libns.add_address(host_end, host_address, prefix)
+    # The host's end trusts nothing the container sends: reverse-path
+    # filtering drops a packet whose source is not on the container's side
+    # (no spoofing of another address), and accept_ra 0 ignores its IPv6
+    # router advertisements, which would reroute the host (CVE-2020-13401).
+    set_interface_setting("ipv4", host_end, "rp_filter", "1")
+    set_interface_setting("ipv6", host_end, "accept_ra", "0")
     libns.set_link_up(host_end)
+
+
+def set_interface_setting(family, interface, name, value):
+    """Write /proc/sys/net/FAMILY/conf/INTERFACE/NAME, if this kernel has it (IPv6 may be off)."""
+    path = f"/proc/sys/net/{family}/conf/{interface}/{name}"
+    try:
+        with open(path, "w") as setting:
+            setting.write(value)
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise OSError(error.errno, f"write {value} to {path}: {error.strerror}") from None
+    libns.trace(f"write(\"{path}\", \"{value}\")")
 
 
 def bring_up_inside(pair):

@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from helpers import (ROOT, TIMEOUT, processes_with, run_as_nobody, run_stage, stage_env,
-                     wait_until)
+from helpers import (ROOT, TIMEOUT, processes_with, read, run_as_nobody, run_stage,
+                     stage_env, wait_until)
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
@@ -90,6 +90,21 @@ def test_the_trace_shows_each_netlink_message_as_ip_would_describe_it():
         "[child] RTM_NEWROUTE default via 10.200.0.1 dev eth0 = 0",
         "RTM_DELLINK vethc80001 = 0",  # the tool's end, at once, when the command has ended
     ]
+
+
+def test_the_host_s_end_takes_no_spoofed_source_and_no_router_advertisement():
+    tool = container("sh", "-c", "echo up; read line", stdin=subprocess.PIPE)
+    try:
+        assert tool.stdout.readline() == "up\n"
+        settings = [read(f"/proc/sys/net/ipv4/conf/{HOST_ENDS[0]}/rp_filter")]
+        if os.path.exists(f"/proc/sys/net/ipv6/conf/{HOST_ENDS[0]}"):
+            settings.append(read(f"/proc/sys/net/ipv6/conf/{HOST_ENDS[0]}/accept_ra"))
+        tool.stdin.write("go\n")
+        tool.stdin.close()
+        assert tool.wait(timeout=TIMEOUT) == 0
+    finally:
+        stop(tool)
+    assert settings in (["1\n"], ["1\n", "0\n"])
 
 
 def test_tcp_echo_from_the_container_to_the_host():

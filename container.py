@@ -172,31 +172,55 @@ def make_overlay_root(lowers):
         os.close(descriptor)  # each is a way to the host's files
     root = f"{scratch}/root"
     for name in ("proc", "dev", "tmp"):
-        make_mount_point(root, f"/{name}", directory=True, what=f"the image's /{name}")
+        os.close(open_mount_point(root, f"/{name}", directory=True, create=True,
+                                  what=f"the image's /{name}"))
     return root
 
 
-def make_mount_point(root, inside, directory, what):
-    """The path `inside` under `root`, made if missing; no symbolic link on the way.
+def open_mount_point(root, inside, directory, create, what):
+    """An O_PATH descriptor of `inside` under `root`, made if missing and `create`.
 
     The kernel follows a link in a mount's target, and a link in an image
     may point anywhere on the host: a mount on it would land outside the
-    image, and a directory made through it would be made on the host.
-    Only for roots whose writes are the container's own (not --rootfs-rw).
+    image, and a directory made through it would be made on the host.  A
+    check of the path first, then a mkdir or mount by the path, could be
+    raced by whoever may change the tree meanwhile (the owner of a
+    --rootfs-rw directory swaps a directory for a link).  So each part is
+    opened from the descriptor of the one before, with O_NOFOLLOW, and a
+    missing one made there (mkdirat): no link is ever followed, and the
+    mount goes onto the descriptor (see libns.bind_mount_between).
     """
-    path = root
+    descriptor = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     parts = [part for part in inside.split("/") if part]
-    for number, part in enumerate(parts, 1):
-        path = f"{path}/{part}"
-        if os.path.islink(path):
-            raise OSError(errno.ELOOP, f"{what}: {path[len(root):]} is a symbolic link (to"
-                          f" {os.readlink(path)}): a mount on it would land outside the image")
-        if not os.path.lexists(path):
-            if number < len(parts) or directory:
-                os.mkdir(path, 0o755)
-            else:
-                open(path, "x").close()
-    return path
+    try:
+        for number, part in enumerate(parts, 1):
+            last = number == len(parts)
+            try:
+                following = os.open(part, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                    dir_fd=descriptor)
+            except FileNotFoundError:
+                if not create:
+                    raise OSError(errno.ENOENT, f"{what}: {inside} is not in the root to"
+                                  " mount on; make it first") from None
+                if not last or directory:
+                    os.mkdir(part, 0o755, dir_fd=descriptor)
+                else:
+                    os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                                     | os.O_CLOEXEC, 0o644, dir_fd=descriptor))
+                following = os.open(part, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                    dir_fd=descriptor)
+            if stat.S_ISLNK(os.fstat(following).st_mode):
+                link = os.readlink(part, dir_fd=descriptor)
+                os.close(following)
+                where = "/" + "/".join(parts[:number])
+                raise OSError(errno.ELOOP, f"{what}: {where} is a symbolic link (to {link}):"
+                              " a mount on it would land outside the image")
+            os.close(descriptor)
+            descriptor = following
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
 
 
 def make_dev(root):
@@ -494,6 +518,8 @@ def volume_problem(volume, rootfs, writable):
         return f"{host}: No such file or directory"
     if not inside.startswith("/") or ".." in inside.split("/"):
         return f"{inside}: a path inside the container is absolute and has no .."
+    if not inside.strip("/"):
+        return f"{inside}: the container's root is its own; mount below it"
     if rootfs is not None:
         # No link on the way may lead out of an image; and one the container
         # writes to (--rootfs-rw) is not ours to change: its mount point
@@ -518,12 +544,19 @@ def open_volume(volume):
     return os.open(volume.partition(":")[0], os.O_PATH | os.O_CLOEXEC)
 
 
-def mount_volume(root, volume, source_fd):
-    """--volume HOST:CONTAINER[:ro]: the host's file or directory, bound into the container."""
+def mount_volume(root, volume, source_fd, create):
+    """--volume HOST:CONTAINER[:ro]: the host's file or directory, bound into the container.
+
+    `create`: the mount point may be made, in a root whose writes are the
+    container's own (not --rootfs-rw's).
+    """
     inside, _, mode = volume.partition(":")[2].partition(":")
-    target = make_mount_point(root, inside, stat.S_ISDIR(os.fstat(source_fd).st_mode),
-                              f"--volume {volume}")
-    libns.bind_mount(f"/proc/self/fd/{source_fd}", target, read_only=mode == "ro", nodev=True)
+    target_fd = open_mount_point(root, inside, stat.S_ISDIR(os.fstat(source_fd).st_mode), create,
+                                 f"--volume {volume}")
+    try:
+        libns.bind_mount_between(source_fd, target_fd, read_only=mode == "ro", nodev=True)
+    finally:
+        os.close(target_fd)
 
 
 def main():
@@ -596,7 +629,7 @@ def main():
         libns.mount("tmpfs", f"{root}/tmp", "tmpfs", libns.MS_NOSUID | libns.MS_NODEV,
                     "mode=1777")
         for volume, source_fd in zip(options["--volume"], sources):
-            mount_volume(root, volume, source_fd)
+            mount_volume(root, volume, source_fd, create=not writable)
             os.close(source_fd)
         libns.sethostname(hostname)
         if network == "veth":

@@ -1096,19 +1096,24 @@ def set_mount_attributes(target, attributes):
     else a remount of each mount of the tree, top first, as mountinfo lists
     them.  Each remount repeats the flags the mount has: in a user namespace
     nosuid, nodev, noexec and the atime flags are locked, and a remount
-    without them fails with EPERM.
+    without them fails with EPERM.  `target` may be a path, or the
+    descriptor of a tree from open_tree(2) (see bind_mount_between).
     """
     attr = _MountAttr(attr_set=attributes)
-    result = _syscall_mount_setattr(SYS_mount_setattr, -100, _path(target), AT_RECURSIVE,
+    by_fd = isinstance(target, int)
+    result = _syscall_mount_setattr(SYS_mount_setattr, target if by_fd else -100,
+                                    b"" if by_fd else _path(target),
+                                    AT_RECURSIVE | (AT_EMPTY_PATH if by_fd else 0),
                                     ctypes.byref(attr), ctypes.sizeof(attr))
     names = _flag_names(attributes, {"MOUNT_ATTR_RDONLY": MOUNT_ATTR_RDONLY,
                                      "MOUNT_ATTR_NODEV": MOUNT_ATTR_NODEV})
-    _trace(f"mount_setattr(AT_FDCWD, {_c_string(target)}, AT_RECURSIVE, {{attr_set={names}}})",
-           _result(result, result != 0))
+    where = f'{target}, ""' if by_fd else f"AT_FDCWD, {_c_string(target)}"
+    _trace(f"mount_setattr({where}, AT_RECURSIVE{'|AT_EMPTY_PATH' if by_fd else ''},"
+           f" {{attr_set={names}}})", _result(result, result != 0))
     if result == 0:
         return
-    if ctypes.get_errno() not in (errno.ENOSYS, errno.EINVAL):
-        raise _error(f"mount_setattr {os.fsdecode(target)}")
+    if by_fd or ctypes.get_errno() not in (errno.ENOSYS, errno.EINVAL):
+        raise _error(f"mount_setattr {target if by_fd else os.fsdecode(target)}")
     flags = (MS_RDONLY if attributes & MOUNT_ATTR_RDONLY else 0) | (
         MS_NODEV if attributes & MOUNT_ATTR_NODEV else 0)
     top = os.path.realpath(target)
@@ -1117,6 +1122,50 @@ def set_mount_attributes(target, attributes):
     for point in points:
         if point == top or point.startswith(top.rstrip("/") + "/"):
             mount(None, point, None, MS_REMOUNT | MS_BIND | flags | _locked_flags(point))
+
+
+# <linux/mount.h>, <fcntl.h>: the new mount API, which works on descriptors.
+OPEN_TREE_CLONE = 1
+AT_EMPTY_PATH = 0x1000
+MOVE_MOUNT_F_EMPTY_PATH, MOVE_MOUNT_T_EMPTY_PATH = 0x4, 0x40
+SYS_open_tree, SYS_move_mount = 428, 429  # the same on every architecture
+_syscall_open_tree = _prototype(libc["syscall"], ctypes.c_long, ctypes.c_long, ctypes.c_int,
+                                ctypes.c_char_p, ctypes.c_uint)
+_syscall_move_mount = _prototype(libc["syscall"], ctypes.c_long, ctypes.c_long, ctypes.c_int,
+                                 ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
+
+
+def bind_mount_between(source_fd, target_fd, read_only=False, nodev=False):
+    """bind_mount() from one open descriptor onto another, looking up no path.
+
+    For a target in a tree that someone else may change meanwhile: a path
+    would be looked up again, and could lead through a link swapped in.
+    open_tree(2) clones the tree at `source_fd`, mount_setattr(2) makes the
+    clone read-only or nodev before it is seen anywhere, and move_mount(2)
+    puts it on `target_fd`.  Linux 5.12; before it (ENOSYS), bind_mount()
+    through /proc/self/fd.
+    """
+    tree = _syscall_open_tree(SYS_open_tree, source_fd, b"",
+                              OPEN_TREE_CLONE | AT_RECURSIVE | AT_EMPTY_PATH | os.O_CLOEXEC)
+    _trace(f"open_tree({source_fd}, \"\", OPEN_TREE_CLONE|AT_RECURSIVE|AT_EMPTY_PATH|O_CLOEXEC)",
+           _result(tree, tree < 0))
+    if tree < 0:
+        if ctypes.get_errno() != errno.ENOSYS:
+            raise _error(f"open_tree {os.readlink(f'/proc/self/fd/{source_fd}')}")
+        bind_mount(f"/proc/self/fd/{source_fd}", f"/proc/self/fd/{target_fd}", read_only, nodev)
+        return
+    try:
+        attributes = (MOUNT_ATTR_RDONLY if read_only else 0) | (MOUNT_ATTR_NODEV if nodev else 0)
+        if attributes:
+            set_mount_attributes(tree, attributes)
+        result = _syscall_move_mount(SYS_move_mount, tree, b"", target_fd, b"",
+                                     MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+        _trace(f"move_mount({tree}, \"\", {target_fd}, \"\","
+               " MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH)", _result(result, result != 0))
+        if result != 0:
+            raise _error(f"move_mount onto {os.readlink(f'/proc/self/fd/{target_fd}')}")
+    finally:
+        os.close(tree)
 
 
 def _locked_flags(path):

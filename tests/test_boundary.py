@@ -185,6 +185,8 @@ def test_volume_refusals_write_nothing(tiny_rootfs):
         (f"{ROOT}:/a/../b", "/a/../b: a path inside the container is absolute and has no .."),
         (f"{ROOT}:/lesson", "/lesson: no such path in the rootfs to mount on; make it first"),
         (f"{ROOT}:/x:rx", "give it as HOST:CONTAINER or HOST:CONTAINER:ro"),
+        (f"{ROOT}:/", "/: the container's root is its own; mount below it"),
+        (f"{ROOT}://", "//: the container's root is its own; mount below it"),
     ]:
         result = run_container("--rootfs-rw", str(tiny_rootfs), "--volume", volume, "true")
         assert (result.returncode, result.stderr) == (
@@ -207,3 +209,23 @@ def test_as_nobody_too_a_stage_inside_is_refused(world_readable_copy):
                             capture_output=True, text=True, env=stage_env(), timeout=TIMEOUT)
     assert result.returncode == 125
     assert os.path.basename(result.stderr.split(":")[0]) == "net.py"
+
+
+@pytest.mark.parametrize("swapped", ["a", "a/b"])
+def test_a_mount_point_is_reached_without_following_any_link(visible_dir, swapped):
+    # As if the owner of a --rootfs-rw tree swapped a directory for a link
+    # to the host after the check: the walk itself refuses, and makes nothing.
+    import container
+    root, outside = visible_dir / "root", visible_dir / "outside"
+    (root / "a" / "b").mkdir(parents=True)
+    outside.mkdir()
+    target = root / swapped
+    shutil.rmtree(target)
+    target.symlink_to(outside)
+    with pytest.raises(OSError) as refusal:
+        container.open_mount_point(str(root), "/a/b/c/d", directory=True, create=True,
+                                   what="--volume X:/a/b/c/d")
+    assert str(refusal.value) == (f"[Errno 40] --volume X:/a/b/c/d: /{swapped} is a symbolic"
+                                  f" link (to {outside}): a mount on it would land outside"
+                                  " the image")
+    assert os.listdir(outside) == []

@@ -13,6 +13,9 @@ Everything is measured in one run, side by side, so that the ratios are fair:
   measured in this process over many runs.
 - load: N pid stages started side by side, for N = 1, 10, 100, and the peak
   memory of a parent waiting for its child.
+- seccomp: building Docker's profile and compiling it, the program's
+  length, and what the filter adds to a system call (getppid, in a loop,
+  before and after the filter is loaded in a forked child).
 - images: unpacking a layer (this interpreter's standard library, as a tar)
   into the cache, in MB/s; and container.py's start with the host's
   programs, with --rootfs-rw (a bind), --rootfs (overlayfs over it) and
@@ -38,6 +41,7 @@ from pathlib import Path
 
 import image
 import libns
+import seccomp
 
 HERE = Path(__file__).resolve().parent
 STAGES = {  # stage: (C twin, unshare's flags)
@@ -215,6 +219,34 @@ def unpack_rate(runs):
     return {"layer MB": len(data) / 1e6, "MB/s": len(data) / 1e6 / statistics.median(samples)}
 
 
+def seccomp_costs(runs, calls=200_000):
+    """Docker's profile: build and compile it; ns per getppid() without and with the filter."""
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        program = seccomp.compile(seccomp.docker_profile(container_capabilities()))
+        samples.append(time.perf_counter() - started)
+
+    def per_call():
+        started = time.perf_counter()
+        for _ in range(calls):
+            os.getppid()
+        return (time.perf_counter() - started) / calls * 1e9
+
+    def under_the_filter():
+        libns.set_no_new_privs()
+        libns.load_seccomp_filter(program)
+        return per_call()
+    before, after = _in_forked_process(per_call), _in_forked_process(under_the_filter)
+    return {"profile and compile ms": summary(samples)["median"], "instructions": len(program),
+            "ns per getppid, no filter": before, "ns per getppid, Docker's filter": after}
+
+
+def container_capabilities():
+    import container
+    return container.DOCKER_CAPABILITIES
+
+
 def root_starts(python, runs, env):
     """container.py `true`: the host's programs, a rootfs bound, overlaid, and as an image."""
     with tempfile.TemporaryDirectory(dir="/var/tmp") as folder:
@@ -270,6 +302,7 @@ def measure(quick, python):
         "namespace cost ms": namespace_costs(5 if quick else 200),
         "parallel pid stages": parallel(python, [1, 10] if quick else [1, 10, 100], env),
         "waiting parent peak KiB": waiting_parent_peak_kib(python, env),
+        "seccomp": seccomp_costs(3 if quick else 30),
         "image unpack": unpack_rate(1 if quick else 5),
         "container start-up ms": root_starts(python, runs, env),
     }
@@ -295,6 +328,10 @@ def print_table(results):
     for count, row in results["parallel pid stages"].items():
         print(f"{count:<40} {row['wall ms']:8.0f} {row['runs per second']:8.1f}")
     print(f"\npeak memory of a waiting parent: {results['waiting parent peak KiB']} KiB")
+    costs = list(results["seccomp"].values())
+    print(f"\nseccomp: Docker's profile built and compiled in {costs[0]:.1f} ms, {costs[1]}"
+          f" instructions; getppid() from Python {costs[2]:.0f} ns, under the filter"
+          f" {costs[3]:.0f} ns")
     unpack = results["image unpack"]
     print(f"\nunpacking a layer of {unpack['layer MB']:.0f} MB: {unpack['MB/s']:.0f} MB/s\n")
     print(f"{'container.py, start-up, ms':40} {'median':>8} {'min':>8} {'max':>8}")

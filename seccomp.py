@@ -310,15 +310,16 @@ def _architecture(profile, architecture, default):
     allow = (BPF_RET, 0, 0, SECCOMP_RET_ALLOW)
     rules = {}
     for rule in profile.get("syscalls") or ():
+        code = _rule(profile, rule)
         for name in rule["names"]:
             if name in table:  # a call this ABI does not have is left out, as libseccomp does
-                rules.setdefault(table[name], []).append(rule)
+                rules.setdefault(table[name], []).append((rule, code))
     calls = []
     for number, its_rules in sorted(rules.items()):
-        code = [instruction for rule in its_rules for instruction in _rule(profile, rule)]
+        code = [instruction for _, rule_code in its_rules for instruction in rule_code]
         if code == [allow]:
             code = None
-        elif its_rules[-1].get("args"):
+        elif its_rules[-1][0].get("args"):
             code.append(default)  # when no rule's arguments match
         calls.append((number, code))
     return _search(calls, default, allow)

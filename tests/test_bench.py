@@ -24,8 +24,9 @@ def test_quick_json_has_every_row():
     assert (result.returncode, result.stderr) == (0, "")
     figures = json.loads(result.stdout)
     assert set(figures) == {"machine", "start-up ms", "import ms", "namespace cost ms",
-                            "parallel pid stages", "waiting parent peak KiB", "image unpack",
-                            "container start-up ms"}
+                            "parallel pid stages", "waiting parent peak KiB", "seccomp",
+                            "image unpack", "container start-up ms"}
+    assert 0 < figures["seccomp"]["instructions"] <= 4096
     assert figures["image unpack"]["layer MB"] > 0 and figures["image unpack"]["MB/s"] > 0
     assert [name.split()[1] if " " in name else "" for name in figures["container start-up ms"]
             ] == ["(the", "--rootfs-rw", "--rootfs", "--image"]

@@ -79,42 +79,71 @@ READ_ONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sys
 # default): without one, each may fill half the machine's memory.
 DEV_SIZE = SHM_SIZE = "64m"
 
+# An image's layers, as overlayfs takes them: read-only, and nodev, so that a
+# device node a layer holds opens nothing, whatever path reaches it.
+LAYER_ATTRIBUTES = libns.MOUNT_ATTR_RDONLY | libns.MOUNT_ATTR_NODEV
 # --userns: the ids outside that root's user namespace maps ids 0 to 65535 to.
 USERNS_RANGE = (100000, 100000, 65536)
 
-USAGE = ("[-t|-T] [--privileged] [--cap-add CAPS] [--cap-drop CAPS] [--userns]"
-         " [--rootfs DIR | --rootfs-rw DIR | --image FILE [--cache DIR] [--inspect]]"
-         " [-e NAME=VALUE]... [--volume HOST:CONTAINER[:ro]]... [--net none|veth|host]"
-         " [--subnet CIDR] [--hostname NAME] [--] [COMMAND [ARG...]]")
-NOTE = """\
-  -t               give the container a terminal of its own (default when stdin is one)
-  -T               do not: the command writes straight to yours
-  --privileged     none of the confinement below, as docker run --privileged
-  --cap-add CAPS   keep these capabilities too (comma-separated, e.g. NET_ADMIN, or ALL)
-  --cap-drop CAPS  drop these from Docker's default list (or ALL)
-  --userns         as root: root inside is uid 100000 outside (as an ordinary user, always
-                   your own uid)
-  --rootfs DIR     use the unpacked image in DIR as the root (default: the host's programs);
-                   read-only, with the container's writes in a layer thrown away at the end
-  --rootfs-rw DIR  the same, but writable: the container's writes change DIR itself
-  --image FILE     run an image that docker save or skopeo (oci-archive) wrote, a tar file or
-                   its unpacked directory: its layers, command, Env, WorkingDir and User
-  --cache DIR      where each layer of an image is unpacked once (default: in $XDG_CACHE_HOME
-                   or ~/.cache, containers-do-not-exist; as root, /var/cache/containers-do-not-exist)
-  --inspect        print the image's layers and config, and run nothing
-  -e NAME=VALUE    set NAME in the command's environment (repeatable; -e NAME takes yours)
-  --volume HOST:CONTAINER[:ro]
-                   bind the host's HOST at CONTAINER inside, read-only with :ro (repeatable;
-                   docker run's -v, whose letter is the trace's here)
-  --net none       a network of its own with lo up, and nothing else (the default)
-  --net veth       and a veth pair to the host, an address, a default route (root only)
-  --net host       the host's network, as docker run --net host
-  --subnet CIDR    where --net veth takes each container's /30 (default 10.200.0.0/16)
-  --hostname NAME  the container's hostname (default: container)
+# container.py's options, the one table that its usage line, -h, the defaults
+# and the README's list are made from: (option, its value, its default, what
+# it does).  A default of False makes a switch; a list, an option that may be
+# given again and again (see libns.parse_options).
+OPTIONS = (
+    ("-t", "", False, "give the container a terminal of its own (default when stdin is one)"),
+    ("-T", "", False, "do not: the command writes straight to yours"),
+    ("--privileged", "", False, "none of the confinement below, as docker run --privileged"),
+    ("--cap-add", "CAPS", "",
+     "keep these capabilities too (comma-separated, e.g. NET_ADMIN, or ALL)"),
+    ("--cap-drop", "CAPS", "", "drop these from Docker's default list (or ALL)"),
+    ("--userns", "", False, "as root: root inside is uid 100000 outside, the layers id-mapped"
+     " (as an ordinary user, always your own uid)"),
+    ("--rootfs", "DIR", None, "use the unpacked image in DIR as the root (default: the host's"
+     " programs); read-only, with the container's writes in a layer thrown away at the end"),
+    ("--rootfs-rw", "DIR", None, "the same, but writable: the container's writes change DIR"
+     " itself"),
+    ("--image", "FILE", None, "run an image that docker save or skopeo (oci-archive) wrote, a"
+     " tar file or its unpacked directory: its layers, command, Env, WorkingDir and User"),
+    ("--cache", "DIR", None, "where each layer of an image is unpacked once (default: in"
+     " $XDG_CACHE_HOME or ~/.cache, containers-do-not-exist; as root,"
+     " /var/cache/containers-do-not-exist)"),
+    ("--inspect", "", False, "print the image's layers and config, and run nothing"),
+    ("-e", "NAME=VALUE", [], "set NAME in the command's environment (repeatable; -e NAME"
+     " takes yours)"),
+    ("--volume", "HOST:CONTAINER[:ro]", [], "bind the host's HOST at CONTAINER inside,"
+     " read-only with :ro (repeatable; docker run's -v, whose letter is the trace's here)"),
+    ("--net", "none|veth|host", "none", "none: a network of its own with lo up, and nothing"
+     " else; veth: and a veth pair to the host, an address, a default route (root only); host:"
+     " the host's network, as docker run --net host"),
+    ("--subnet", "CIDR", "10.200.0.0/16", "where --net veth takes each container's /30"),
+    ("--hostname", "NAME", None, "the container's hostname (default: the image's, or"
+     " container)"),
+)
+USAGE = " ".join(f"[{name}{' ' + value if value else ''}]{'...' if default == [] else ''}"
+                 for name, value, default, _ in OPTIONS) + " [--] [COMMAND [ARG...]]"
+
+
+def options_help():
+    """The options as -h lists them, from OPTIONS: each with what it does, and its default."""
+    import textwrap  # here: only -h and the docs' test need it
+    lines = []
+    for name, value, default, what in OPTIONS:
+        head = f"  {name}{' ' + value if value else ''}"
+        if isinstance(default, str) and default:
+            what += f" (default: {default})"
+        body = textwrap.wrap(what, 96 - 19, break_on_hyphens=False)
+        if len(head) > 17:  # too long to share a line with what it does
+            lines.append(head)
+            head = ""
+        lines += [f"{head if number == 0 else '':19}{text}" for number, text in enumerate(body)]
+    return "\n".join(lines) + "\n" + AFTER_OPTIONS
+
+
+AFTER_OPTIONS = """\
 Without a command, container.py runs /bin/sh inside, as Docker runs an image's shell;
 with --image, the image's Entrypoint and Cmd, a command replacing Cmd, as docker run.
-Confinement, as docker run gives it: Docker's capabilities only, no_new_privs, a
-seccomp filter, masked and read-only paths in /proc, nodev mounts."""
+Confinement, as docker run gives it: Docker's capabilities only, no_new_privs, Docker's
+seccomp profile, masked and read-only paths in /proc, nodev mounts."""
 
 
 def make_default_root():
@@ -147,29 +176,32 @@ def use_rootfs(rootfs):
     return rootfs
 
 
-def make_overlay_root(lowers):
+def make_overlay_root(trees):
     """An image's layers as one read-only tree, under a writable layer of the container's own.
 
-    overlayfs shows the union of the lower directories (`lowers`, open
-    descriptors, topmost first), and sends every write to the upper one:
-    a changed file is first copied up whole, a deleted one is hidden by a
-    whiteout there.  The upper directory is in a tmpfs of this mount
-    namespace, so what the container writes is gone when it ends, and the
-    image, which others may run at the same time, is never changed.  The
-    layers are named by /proc/self/fd/N: they were opened before this
-    tmpfs covered BUILD_DIRECTORY, where they may lie.  `userxattr`: the
+    overlayfs shows the union of the lower directories (the layers, topmost
+    first), and sends every write to the upper one: a changed file is first
+    copied up whole, a deleted one is hidden by a whiteout there.  The
+    upper directory is in a tmpfs of this mount namespace, so what the
+    container writes is gone when it ends, and the image, which others may
+    run at the same time, is never changed.  The layers come as detached
+    mounts (`trees`, libns.clone_mount), made before this tmpfs covered
+    BUILD_DIRECTORY, where they may lie; each is put in it, as overlayfs
+    takes its layers from this mount namespace only.  `userxattr`: the
     layers mark their opaque directories with user.overlay.* xattrs (see
     image.py).  nodev, as in use_rootfs.
     """
     scratch = BUILD_DIRECTORY
     libns.mount("tmpfs", scratch, "tmpfs", libns.MS_NOSUID | libns.MS_NODEV, "mode=755")
-    for name in ("upper", "work", "root"):
+    for name in ("upper", "work", "root", "layers"):
         os.mkdir(f"{scratch}/{name}")
-    lowerdir = ":".join(f"/proc/self/fd/{descriptor}" for descriptor in lowers)
+    for number, tree in enumerate(trees):
+        os.mkdir(f"{scratch}/layers/{number}")
+        libns.move_mount(tree, f"{scratch}/layers/{number}")
+        os.close(tree)
+    lowerdir = ":".join(f"{scratch}/layers/{number}" for number in range(len(trees)))
     libns.mount("overlay", f"{scratch}/root", "overlay", libns.MS_NODEV,
                 f"lowerdir={lowerdir},upperdir={scratch}/upper,workdir={scratch}/work,userxattr")
-    for descriptor in lowers:
-        os.close(descriptor)  # each is a way to the host's files
     root = f"{scratch}/root"
     for name in ("proc", "dev", "tmp"):
         os.close(open_mount_point(root, f"/{name}", directory=True, create=True,
@@ -454,7 +486,7 @@ def environment(config, assignments, hostname, with_terminal):
     return variables
 
 
-def open_image(path, argv, cache, inspect, id_offset):
+def open_image(path, argv, cache, inspect):
     """The image at `path`, its layers unpacked in the cache; and its command.
 
     Returns (the layers' directories, topmost first, as overlayfs wants
@@ -473,7 +505,7 @@ def open_image(path, argv, cache, inspect, id_offset):
         if not command:
             raise image.ImageError("no Entrypoint nor Cmd in the image: name a command")
         progress = image.show_progress if os.isatty(2) else None
-        layers = image.unpacked_layers(found, cache, progress, id_offset)
+        layers = image.unpacked_layers(found, cache, progress)
     except image.ImageError as error:
         libns.exit_with_message(f"--image {path}: {error}", 125)
     except KeyboardInterrupt:
@@ -560,11 +592,9 @@ def mount_volume(root, volume, source_fd, create):
 
 
 def main():
-    options = {"--rootfs": None, "--rootfs-rw": None, "--image": None, "--cache": None,
-               "--inspect": False, "-e": [], "--hostname": None, "-t": False, "-T": False,
-               "--privileged": False, "--cap-add": "", "--cap-drop": "", "--userns": False,
-               "--volume": [], "--net": "none", "--subnet": "10.200.0.0/16"}
-    options, argv = libns.parse_options(sys.argv[1:], __doc__, USAGE, options, NOTE)
+    options, argv = libns.parse_options(sys.argv[1:], __doc__, USAGE,
+                                        {name: default for name, _, default, _ in OPTIONS},
+                                        options_help)
     libns.errors_exit_like_docker_run()
     roots = [name for name in ("--rootfs", "--rootfs-rw", "--image") if options[name] is not None]
     if len(roots) > 1:
@@ -602,9 +632,22 @@ def main():
     config, lowers = None, []
     if options["--image"] is not None:
         lowers, config, argv = open_image(options["--image"], argv, options["--cache"],
-                                          options["--inspect"], remapped and USERNS_RANGE[1])
+                                          options["--inspect"])
     elif rootfs and not writable:
         lowers = [rootfs]
+    layer_trees = None
+    if remapped and lowers:
+        # Root inside is uid 100000 outside, and the layers stay root's: an
+        # id-mapped copy of each shows them to the container as its own, as
+        # Podman's and crun's do.  Layers owned by 100000 on the host would
+        # be for whoever holds that id to rewrite, for every later run.
+        id_map = libns.user_namespace(*USERNS_RANGE)
+        try:
+            layer_trees = [libns.clone_mount(layer, LAYER_ATTRIBUTES, id_map) for layer in lowers]
+        except OSError as error:
+            libns.exit_with_message(f"--userns: an id-mapped mount of the layers: {error.strerror}"
+                                    " (Linux 5.12, and a file system that can, are needed)", 125)
+        os.close(id_map)
     argv = argv or DEFAULT_COMMAND
     hostname = options["--hostname"] or (config and config["Hostname"]) or "container"
     variables = environment(config, options["-e"], hostname, with_terminal)
@@ -615,10 +658,8 @@ def main():
         libns.mount(None, "/", None, libns.MS_REC | libns.MS_PRIVATE)
         sources = [open_volume(volume) for volume in options["--volume"]]
         if lowers:
-            # Opened here, in the container's mount namespace, whose mounts
-            # are the only ones overlayfs takes a layer from.
-            root = make_overlay_root([os.open(layer, os.O_PATH | os.O_CLOEXEC)
-                                      for layer in lowers])
+            root = make_overlay_root(layer_trees or [libns.clone_mount(layer, LAYER_ATTRIBUTES)
+                                                     for layer in lowers])
         else:
             root = use_rootfs(rootfs) if rootfs else make_default_root()
         libns.mount("proc", f"{root}/proc", "proc",

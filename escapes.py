@@ -337,11 +337,30 @@ def outcome(probe, call, capability):
         return f"refused by {refused_by(error, call, capability, probe)}"
 
 
+# The README's table says each outcome in a word or two.
+SHORT = {"refused by the seccomp filter": "seccomp",
+         "refused by a read-only mount": "read-only mount",
+         "refused by a nodev mount": "nodev mount",
+         "refused by the user namespace (root here is not root outside)": "user namespace",
+         "refused by a PID 1 that is not dumpable": "PID 1 not dumpable",
+         "not here: escapes.py is PID 1 itself": "(it is PID 1)",
+         "not here: /etc is no mount of its own": "(no such mount)",
+         "refused: no terminal of the host's in reach": "none in reach",
+         "refused: none is left open": "none left open",
+         "not on this kernel (ENOSYS)": "not on this kernel",
+         "refused by none of these layers (Operation not permitted: this machine's own rule)":
+             "the machine's device cgroup"}
+
+
 def main():
-    libns.parse_options(sys.argv[1:], __doc__, "", note="It takes no command: it is one.")
+    options, _ = libns.parse_options(sys.argv[1:], __doc__, "[--short]", {"--short": False},
+                                     note="  --short        each outcome in a word or two, as"
+                                          " the README's table has it\nIt takes no command:"
+                                          " it is one.")
     lines = [f"{'way out':38}  result"]
     for what, probe, call, capability in PROBES:
-        lines.append(f"{what:38}  {outcome(probe, call, capability)}")
+        result = outcome(probe, call, capability)
+        lines.append(f"{what:38}  {SHORT.get(result, result) if options['--short'] else result}")
     libns.write_stdout("".join(line + "\n" for line in lines))
 
 

@@ -22,6 +22,9 @@ directory.  Both can be made by anyone (the kernel lets any user make the 0/0
 device, for overlayfs's sake), and the user.* xattrs work in a user
 namespace too, where trusted.* do not: one cache serves root, --userns and
 ordinary users alike, and container.py mounts with overlayfs's `userxattr`.
+The layers keep their owners as the tar gives them (as root): --userns
+shows them to the container through id-mapped mounts, so that no host id
+but root's may write a layer that root trusts.
 
 The layers come from strangers, so every name in them is checked before it
 is written: no entry may lead out of its layer, by `..`, by an absolute
@@ -59,7 +62,6 @@ ARCHITECTURES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64l
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
                "application/vnd.docker.distribution.manifest.list.v2+json")
 CHUNK = 1 << 20
-ID_COUNT = 65536  # the ids a user namespace of container.py --userns maps
 
 
 class ImageError(Exception):
@@ -297,17 +299,13 @@ def checked_config(config):
 
 # --- the cache ------------------------------------------------------------------
 
-def open_cache(cache, id_offset=0):
+def open_cache(cache):
     """The cache's layer directory, made if missing; refused if another user could write it.
 
     A layer in the cache is trusted without reading its tar again: a cache
-    that someone else can write to would let them choose what runs.  With
-    `id_offset` (container.py --userns), the layers are kept apart, owned by
-    the ids root inside has outside, as Docker's userns-remap keeps them:
-    the cache itself is 0711, so that those ids can pass through it to
-    theirs, and no one else into anything.
+    that someone else can write to would let them choose what runs.
     """
-    layers = os.path.join(cache, f"{id_offset}.{id_offset}" if id_offset else "", "layers")
+    layers = os.path.join(cache, "layers")
 
     def check(path, owner):
         status = os.stat(path)
@@ -318,27 +316,22 @@ def open_cache(cache, id_offset=0):
     try:
         os.makedirs(cache, mode=0o711, exist_ok=True)
         check(cache, os.geteuid())
-        if id_offset:
-            os.makedirs(layers, mode=0o700, exist_ok=True)
-            for path in (os.path.dirname(layers), layers):
-                os.chown(path, id_offset, id_offset)
-                os.chmod(path, 0o700)
         os.makedirs(layers, mode=0o700, exist_ok=True)
-        check(layers, id_offset or os.geteuid())
+        check(layers, os.geteuid())
     except OSError as error:
         raise ImageError(f"--cache {cache}: {error.strerror}")
     return layers
 
 
-def unpacked_layers(image, cache, progress=None, id_offset=0):
+def unpacked_layers(image, cache, progress=None):
     """The cache directories of the image's layers, bottom first; each unpacked once."""
-    layers = open_cache(cache, id_offset)
+    layers = open_cache(cache)
     directories = []
     for number, layer in enumerate(image.layers, 1):
         directory = os.path.join(layers, layer.diff_id)
         if not os.path.isdir(directory):
             label = f"layer {number}/{len(image.layers)} {layer.diff_id[:12]}"
-            unpack_into_cache(image.archive, layer, layers, directory, id_offset,
+            unpack_into_cache(image.archive, layer, layers, directory,
                               progress and (lambda done: progress(label, done, layer.size)))
             if progress:
                 progress(label, layer.size, layer.size, end="\n")
@@ -346,12 +339,12 @@ def unpacked_layers(image, cache, progress=None, id_offset=0):
     return directories
 
 
-def unpack_into_cache(archive, layer, layers, directory, id_offset=0, progress=None):
+def unpack_into_cache(archive, layer, layers, directory, progress=None):
     """Unpack `layer` into a temporary directory, check it, rename it to `directory`."""
     partial = tempfile.mkdtemp(prefix=f".partial-{layer.diff_id[:12]}-", dir=layers)
     try:
         with archive.open(layer.name) as file:
-            unpack_verified(file, partial, layer, id_offset, progress)
+            unpack_verified(file, partial, layer, progress)
         os.chmod(partial, 0o755)  # the layer's top, the image's /, as mkdtemp did not make it
         os.rename(partial, directory)
     except OSError as error:
@@ -394,7 +387,7 @@ class _Digesting:
         return self.sha256.hexdigest()
 
 
-def unpack_verified(file, top, layer, id_offset=0, progress=None):
+def unpack_verified(file, top, layer, progress=None):
     """Unpack the layer's tar from `file` into `top`; ImageError if a digest is wrong.
 
     The file is read once, as a stream: its sha256 is checked against the
@@ -413,7 +406,7 @@ def unpack_verified(file, top, layer, id_offset=0, progress=None):
     tar_bytes = _Digesting(stream)
     try:
         with tarfile.open(fileobj=tar_bytes, mode="r|") as tar:
-            unpack(tar, top, id_offset)
+            unpack(tar, top)
         diff_id = tar_bytes.read_to_end()
         blob = raw.read_to_end()
     except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as error:
@@ -444,15 +437,15 @@ class _Prefixed:
 
 # --- unpacking one layer ----------------------------------------------------------
 
-def unpack(tar, top, id_offset=0):
+def unpack(tar, top):
     """Write the entries of a layer's tar under the directory `top`, refusing hostile ones.
 
     Each entry's own path is checked (layer_path), and so is the way to it
     (_parent): it may not pass through a symbolic link, even one the same
     layer made a moment before, since the kernel would follow it out of the
     layer.  Whiteouts become overlayfs's.  As root, the files keep their
-    owners, plus `id_offset`; an ordinary user's are all theirs, and so
-    root's in the user namespace.  Directories get their modes last, so that a read-only one
+    owners; an ordinary user's are all theirs, and so root's in the user
+    namespace.  Directories get their modes last, so that a read-only one
     can still be filled.
     """
     as_root = os.geteuid() == 0
@@ -510,9 +503,9 @@ def unpack(tar, top, id_offset=0):
             os.mkfifo(path, 0o600)
         else:
             raise ImageError(f"{name}: an entry of a kind a layer cannot hold")
-        _set_attributes(path, member, as_root, id_offset)
+        _set_attributes(path, member, as_root)
     for path, member in reversed(directories):
-        _set_attributes(path, member, as_root, id_offset)
+        _set_attributes(path, member, as_root)
 
 
 def _whiteout(directory, name):
@@ -598,13 +591,10 @@ def _replace(path):
         shutil.rmtree(path)
 
 
-def _set_attributes(path, member, as_root, id_offset):
+def _set_attributes(path, member, as_root):
     """Owner (as root), mode and times, without following a symbolic link."""
     if as_root:
-        if id_offset and max(member.uid, member.gid) >= ID_COUNT:
-            raise ImageError(f"{member.name}: owner {member.uid}:{member.gid} has no id in the"
-                             f" user namespace, which maps {ID_COUNT}")
-        os.chown(path, member.uid + id_offset, member.gid + id_offset, follow_symlinks=False)
+        os.chown(path, member.uid, member.gid, follow_symlinks=False)
     if not member.issym():
         os.chmod(path, member.mode & 0o7777)  # after chown, which clears set-user-ID
     os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)

@@ -285,6 +285,11 @@ def clone(child_exec, child_stack, clone_flags, argv, id_map=None, prepare=None)
     flags this kernel does not know.
     """
     global _error_pipe
+    if _error_pipe is not None:
+        # We are a child that starts children of its own (container.py's
+        # init): its setup is over.  End of file tells our parent so.
+        os.close(_error_pipe)
+        _error_pipe = None
     command = command_bytes(argv)
     hold_signals()
     uid, gid = os.geteuid(), os.getegid()
@@ -321,13 +326,6 @@ def clone(child_exec, child_stack, clone_flags, argv, id_map=None, prepare=None)
     if report is not None:
         _returncode(pid, os.waitpid(pid, 0)[1])  # it has left, without running the command
         raise report
-    if _error_pipe is not None:
-        # We are a child that starts children of its own (container.py's
-        # init), and our child has started its command: our setup is over.
-        # End of file tells our parent so.  A failure before this was
-        # raised above, and reaches our parent as our own (see _report).
-        os.close(_error_pipe)
-        _error_pipe = None
     return pid
 
 
@@ -653,8 +651,8 @@ def close_fds_on_exec_from(first):
 def close_fds_from_3_except(keep=()):
     """Close every file descriptor numbered 3 or higher, but those in `keep`.
 
-    In a child, its error pipe (see _Handshake) is kept too, until it has
-    said that its command runs.  See close_range(2) (Linux 5.9): one call
+    In a child, its error pipe (see _Handshake) is kept too, until its
+    setup is over.  See close_range(2) (Linux 5.9): one call
     for each run of numbers between the ones kept.  On an older kernel
     (ENOSYS), each descriptor is closed one by one.
     """
@@ -943,13 +941,34 @@ def exit(returncode):
     C's exit(WEXITSTATUS(status)), and its kill(getpid(), WTERMSIG(status)).
     Without the interpreter's teardown: it writes to nearly every page, and
     after clone() each of them is copy-on-write and faults once.  That is
-    most of a millisecond per megabyte, and nothing here needs it.
+    most of a millisecond per megabyte, and nothing here needs it.  What
+    the tool registered with at_exit() is undone first.
     """
-    delete_links()
+    _undo()
     if returncode < 0:
         die_by_signal(-returncode)
     flush_output()
     os._exit(returncode)
+
+
+# What the tool undoes on every way out, exit() or an error's one line, last
+# first: see at_exit().
+_undo_at_exit = []
+
+
+def at_exit(undo):
+    """Call undo() when the tool leaves by exit() or exit_with_message(), in the parent.
+
+    For what the tool made outside the child's namespaces, which no
+    namespace takes with it soon enough (net_veth.py: the host's end of
+    the pair).  Python's atexit would not run: the tool leaves by _exit.
+    """
+    _undo_at_exit.append(undo)
+
+
+def _undo():
+    while _undo_at_exit:
+        _undo_at_exit.pop()()
 
 
 def die_by_signal(signum):
@@ -1075,6 +1094,7 @@ def bind_mount(source, target, read_only=False, nodev=False):
 # <linux/mount.h>: mount_setattr(2)'s attributes, and its flag for a whole tree.
 MOUNT_ATTR_RDONLY = 0x1
 MOUNT_ATTR_NODEV = 0x4
+MOUNT_ATTR_IDMAP = 0x00100000
 AT_RECURSIVE = 0x8000
 SYS_mount_setattr = 442  # the same on every architecture, as all syscalls since 5.1
 
@@ -1089,7 +1109,7 @@ _syscall_mount_setattr = _prototype(libc["syscall"], ctypes.c_long, ctypes.c_lon
                                     ctypes.c_size_t)
 
 
-def set_mount_attributes(target, attributes):
+def set_mount_attributes(target, attributes, userns_fd=0):
     """Set MOUNT_ATTR_* on the mount at `target` and every mount below it.
 
     mount_setattr(2) with AT_RECURSIVE where the kernel has it (5.12);
@@ -1097,16 +1117,20 @@ def set_mount_attributes(target, attributes):
     them.  Each remount repeats the flags the mount has: in a user namespace
     nosuid, nodev, noexec and the atime flags are locked, and a remount
     without them fails with EPERM.  `target` may be a path, or the
-    descriptor of a tree from open_tree(2) (see bind_mount_between).
+    descriptor of a tree from open_tree(2) (see clone_mount), and only that
+    for MOUNT_ATTR_IDMAP, with `userns_fd`, the user namespace to map by.
     """
-    attr = _MountAttr(attr_set=attributes)
+    attr = _MountAttr(attr_set=attributes, userns_fd=userns_fd)
     by_fd = isinstance(target, int)
     result = _syscall_mount_setattr(SYS_mount_setattr, target if by_fd else -100,
                                     b"" if by_fd else _path(target),
                                     AT_RECURSIVE | (AT_EMPTY_PATH if by_fd else 0),
                                     ctypes.byref(attr), ctypes.sizeof(attr))
     names = _flag_names(attributes, {"MOUNT_ATTR_RDONLY": MOUNT_ATTR_RDONLY,
-                                     "MOUNT_ATTR_NODEV": MOUNT_ATTR_NODEV})
+                                     "MOUNT_ATTR_NODEV": MOUNT_ATTR_NODEV,
+                                     "MOUNT_ATTR_IDMAP": MOUNT_ATTR_IDMAP})
+    if userns_fd:
+        names += f", userns_fd={userns_fd}"
     where = f'{target}, ""' if by_fd else f"AT_FDCWD, {_c_string(target)}"
     _trace(f"mount_setattr({where}, AT_RECURSIVE{'|AT_EMPTY_PATH' if by_fd else ''},"
            f" {{attr_set={names}}})", _result(result, result != 0))
@@ -1135,6 +1159,59 @@ _syscall_move_mount = _prototype(libc["syscall"], ctypes.c_long, ctypes.c_long, 
                                  ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
 
 
+def clone_mount(source, attributes=0, id_map_of=None):
+    """A detached copy of the mount tree at `source` (a path or a descriptor): its descriptor.
+
+    open_tree(2) with OPEN_TREE_CLONE (Linux 5.2): a bind mount that is in
+    no mount namespace yet; move_mount() puts it somewhere.  `attributes`,
+    MOUNT_ATTR_RDONLY and the rest, are set on the copy before anyone sees
+    it (where mount_setattr(2) exists, Linux 5.12).  With `id_map_of`, the
+    descriptor of a user namespace, the copy is id-mapped too: a file owned
+    by id N on disk shows as owned by whatever that namespace maps to N,
+    and is written so; the files themselves keep their owners.
+    """
+    by_fd = isinstance(source, int)
+    tree = _syscall_open_tree(SYS_open_tree, source if by_fd else -100,
+                              b"" if by_fd else _path(source),
+                              OPEN_TREE_CLONE | AT_RECURSIVE | os.O_CLOEXEC
+                              | (AT_EMPTY_PATH if by_fd else 0))
+    where = f'{source}, ""' if by_fd else f"AT_FDCWD, {_c_string(source)}"
+    _trace(f"open_tree({where}, OPEN_TREE_CLONE|AT_RECURSIVE{'|AT_EMPTY_PATH' if by_fd else ''}"
+           "|O_CLOEXEC)", _result(tree, tree < 0))
+    if tree < 0:
+        error = _error(f"open_tree {os.readlink(f'/proc/self/fd/{source}') if by_fd else source}")
+        if error.errno == errno.ENOSYS:
+            error.strerror += " (the new mount API came in Linux 5.2)"
+        raise error
+    try:
+        if id_map_of is not None:
+            set_mount_attributes(tree, attributes | MOUNT_ATTR_IDMAP, id_map_of)
+        elif attributes:
+            set_mount_attributes(tree, attributes)
+    except OSError as error:
+        if error.errno != errno.ENOSYS or id_map_of is not None:
+            os.close(tree)
+            raise
+    except BaseException:
+        os.close(tree)
+        raise
+    return tree
+
+
+def move_mount(tree, target):
+    """Put the detached mount `tree` (from clone_mount) at `target`, a path or a descriptor."""
+    by_fd = isinstance(target, int)
+    result = _syscall_move_mount(SYS_move_mount, tree, b"", target if by_fd else -100,
+                                 b"" if by_fd else _path(target), MOVE_MOUNT_F_EMPTY_PATH
+                                 | (MOVE_MOUNT_T_EMPTY_PATH if by_fd else 0))
+    where = (f'{target}, "", MOVE_MOUNT_T_EMPTY_PATH|' if by_fd
+             else f"AT_FDCWD, {_c_string(target)}, ")
+    _trace(f'move_mount({tree}, "", {where}MOVE_MOUNT_F_EMPTY_PATH)', _result(result, result != 0))
+    if result != 0:
+        raise _error("move_mount onto "
+                     + (os.readlink(f"/proc/self/fd/{target}") if by_fd else os.fsdecode(target)))
+
+
 def bind_mount_between(source_fd, target_fd, read_only=False, nodev=False):
     """bind_mount() from one open descriptor onto another, looking up no path.
 
@@ -1145,27 +1222,19 @@ def bind_mount_between(source_fd, target_fd, read_only=False, nodev=False):
     puts it on `target_fd`.  Linux 5.12; before it (ENOSYS), bind_mount()
     through /proc/self/fd.
     """
-    tree = _syscall_open_tree(SYS_open_tree, source_fd, b"",
-                              OPEN_TREE_CLONE | AT_RECURSIVE | AT_EMPTY_PATH | os.O_CLOEXEC)
-    _trace(f"open_tree({source_fd}, \"\", OPEN_TREE_CLONE|AT_RECURSIVE|AT_EMPTY_PATH|O_CLOEXEC)",
-           _result(tree, tree < 0))
-    if tree < 0:
-        if ctypes.get_errno() != errno.ENOSYS:
-            raise _error(f"open_tree {os.readlink(f'/proc/self/fd/{source_fd}')}")
-        bind_mount(f"/proc/self/fd/{source_fd}", f"/proc/self/fd/{target_fd}", read_only, nodev)
-        return
+    attributes = (MOUNT_ATTR_RDONLY if read_only else 0) | (MOUNT_ATTR_NODEV if nodev else 0)
     try:
-        attributes = (MOUNT_ATTR_RDONLY if read_only else 0) | (MOUNT_ATTR_NODEV if nodev else 0)
-        if attributes:
-            set_mount_attributes(tree, attributes)
-        result = _syscall_move_mount(SYS_move_mount, tree, b"", target_fd, b"",
-                                     MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
-        _trace(f"move_mount({tree}, \"\", {target_fd}, \"\","
-               " MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH)", _result(result, result != 0))
-        if result != 0:
-            raise _error(f"move_mount onto {os.readlink(f'/proc/self/fd/{target_fd}')}")
-    finally:
-        os.close(tree)
+        tree = clone_mount(source_fd)
+        try:
+            if attributes:
+                set_mount_attributes(tree, attributes)
+            move_mount(tree, target_fd)
+        finally:
+            os.close(tree)
+    except OSError as error:
+        if error.errno != errno.ENOSYS:
+            raise
+        bind_mount(f"/proc/self/fd/{source_fd}", f"/proc/self/fd/{target_fd}", read_only, nodev)
 
 
 def _locked_flags(path):
@@ -1241,6 +1310,39 @@ def map_root_user(pid, uid, gid, count=1):
                    f" ({error.strerror})")
             raise OSError(error.errno, f"write '{line}' to {path}: {error.strerror}") from None
         _trace(f'write("{path}", "{line}")', len(line))
+
+
+def user_namespace(uid, gid, count):
+    """A new user namespace whose ids 0 to count-1 are `uid`, `gid`... outside: its descriptor.
+
+    For an id-mapped mount (clone_mount), which maps by a user namespace,
+    not by numbers.  A child made for this alone unshares one, the parent
+    writes its maps and opens /proc/PID/ns/user, and the child leaves: the
+    namespace lives on while the descriptor is open, as Podman's does.
+    """
+    ready_read, ready_write = os.pipe()
+    done_read, done_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(ready_read)
+            os.close(done_write)
+            unshare(CLONE_NEWUSER)
+            os.write(ready_write, b"\0")
+            os.read(done_read, 1)  # until the parent has opened the namespace
+        finally:
+            os._exit(0)
+    os.close(ready_write)
+    os.close(done_read)
+    try:
+        if os.read(ready_read, 1) != b"\0":
+            raise OSError(errno.EPERM, "unshare CLONE_NEWUSER, for an id map: refused")
+        map_root_user(pid, uid, gid, count)
+        return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        os.close(done_write)
+        os.close(ready_read)
+        os.waitpid(pid, 0)
 
 
 # Settings with which a system refuses user namespaces to ordinary users, and
@@ -1571,17 +1673,6 @@ def add_veth_pair(name, peer, peer_pid=None):
              f"RTM_NEWLINK {name} type veth peer {peer}{netns}")
 
 
-# Interfaces this tool made on the host, deleted on every way out (exit(),
-# an error's one line): see delete_link.
-links_to_delete = []
-
-
-def delete_links():
-    """Delete each interface in links_to_delete that is still there."""
-    while links_to_delete:
-        delete_link(links_to_delete.pop())
-
-
 def delete_link(interface):
     """`ip link del INTERFACE`, if it is still there; a veth pair goes with either end.
 
@@ -1820,7 +1911,7 @@ def exit_with_message(message, status):
     write_stderr(f"{program_name()}: {message}")
     if not _in_child:
         try:
-            delete_links()
+            _undo()
         except OSError:
             pass  # the message above is the one that matters
     os._exit(status)
@@ -1861,7 +1952,8 @@ def usage(arguments=f"[--] {COMMAND}"):
 def parse_options(args, doc, arguments=f"[--] {COMMAND}", options=None, note=STAGE_NOTE):
     """Our options, which come first, as in unshare(1): return (values, the rest).
 
-    -h prints the usage, `doc`, the options and `note`, and exits; -v turns
+    -h prints the usage, `doc`, the options and `note` (a string, or a
+    function that makes it), and exits; -v turns
     tracing on; the first argument that is not an option ends them, and so
     does --.  `options` maps the names of a tool's own options to their
     defaults: `--rootfs DIR` or `--rootfs=DIR` gives "--rootfs" its value;
@@ -1885,6 +1977,7 @@ def parse_options(args, doc, arguments=f"[--] {COMMAND}", options=None, note=STA
         elif option in ("-h", "--help"):
             # `doc` is None under python3 -OO, which drops docstrings.
             about = f"\n\n{doc.strip()}" if doc else ""
+            note = note() if callable(note) else note  # made only when asked for
             write_stdout(f"{usage(arguments)}{about}\n\n{OPTIONS_HELP}\n{note}\n")
             os._exit(0)
         elif option in ("-v", "--verbose"):

@@ -38,7 +38,7 @@ def connect(pid, pair):
     nothing of the pair stays on the host (the kernel removes it too, later).
     """
     host_end, host_address, _, prefix = pair
-    libns.links_to_delete.append(host_end)  # on every way out: see libns.exit
+    libns.at_exit(lambda: libns.delete_link(host_end))  # on every way out
     libns.add_veth_pair(host_end, "eth0", pid)
     libns.add_address(host_end, host_address, prefix)
     # The host's end trusts nothing the container sends: reverse-path

@@ -3,6 +3,7 @@
 Every escape is probed harmlessly (escapes.py says how), and the host check
 after each test looks for any change all the same.
 """
+import itertools
 import os
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ import sys
 
 import pytest
 
-from helpers import (PROGRAM_FILES, ROOT, TIMEOUT, as_nobody, run_as_nobody, run_container,
+from helpers import (PROGRAM_FILES, ROOT, TIMEOUT, as_nobody, read, run_as_nobody, run_container,
                      stage_env)
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
@@ -229,3 +230,49 @@ def test_a_mount_point_is_reached_without_following_any_link(visible_dir, swappe
                                   f" link (to {outside}): a mount on it would land outside"
                                   " the image")
     assert os.listdir(outside) == []
+
+
+# Rows where the kernel, not a layer of ours, decides (its modules, its
+# device cgroup, io_uring_disabled, a vsock device): only the columns of
+# confined runs are held to them.
+MACHINE_ROWS = {"open the host's disk (mknod)", "load a kernel module",
+                "open /proc/sysrq-trigger to write", "set up an io_uring",
+                "open an AF_VSOCK socket"}
+
+
+def readme_table():
+    """{column: {way out: cell}} of the README's escapes.py table."""
+    text = read(ROOT / "README.md")
+    lines = text[text.index("| way out | pid stage, root |"):].splitlines()
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")]
+            for line in itertools.takewhile(lambda line: line.startswith("|"), lines[2:])]
+    return {column: {row[0]: row[number] for row in rows}
+            for number, column in enumerate(header) if number}
+
+
+def short_results(stdout):
+    return {line[:38].strip(): line[40:].strip() for line in stdout.splitlines()[1:]}
+
+
+def test_the_readme_s_table_is_what_escapes_py_says(world_readable_copy, visible_dir):
+    table = readme_table()
+    lesson = ["--volume", f"{world_readable_copy}:/lesson:ro", "python3", "/lesson/escapes.py",
+              "--short"]
+    for script in PROGRAM_FILES:
+        shutil.copy(script, visible_dir)
+    pid_stage = subprocess.run([sys.executable, str(ROOT / "net_mount_uts_ipc_pid.py"),
+                                sys.executable, str(visible_dir / "escapes.py"), "--short"],
+                               capture_output=True, text=True, env=stage_env(), timeout=TIMEOUT,
+                               cwd="/")
+    runs = {"pid stage, root": pid_stage, "`container.py`": run_container(*lesson),
+            "`--privileged`": run_container("--privileged", *lesson),
+            "`--userns`": run_container("--userns", *lesson),
+            "rootless": run_as_nobody(world_readable_copy, "container.py", *lesson)}
+    for column, result in runs.items():
+        assert (column, result.returncode, result.stderr) == (column, 0, "")
+        found, documented = short_results(result.stdout), table[column]
+        if column in ("pid stage, root", "`--privileged`"):
+            for row in MACHINE_ROWS:
+                del found[row], documented[row]
+        assert (column, found) == (column, documented)

@@ -197,18 +197,32 @@ def test_an_unknown_user_is_one_line(place, base):
         125, "container.py: User teacher: no user teacher in the image's /etc/passwd\n")
 
 
-def test_userns_keeps_remapped_layers_apart(place, three_layers):
+@pytest.mark.parametrize("root", ["--image", "--rootfs"])
+def test_userns_sees_root_s_layers_as_its_own_through_an_id_mapped_mount(place, three_layers,
+                                                                         tiny_rootfs, root):
+    # Root inside is 100000 outside; the layers stay root's on the host, so
+    # that whoever holds 100000 cannot rewrite what root trusts.
     if os.geteuid() != 0:
         pytest.skip("--userns remaps ids as root only")
     image = save_image(str(place / "image.tar"), three_layers, CONFIG)
     cache = place / "cache"
-    result = run_container("--userns", "--image", image, "--cache", str(cache), "/bin/sh", "-c",
-                           f"{SHOW}; ls -ln /bin/sh")
+    source = ["--image", image, "--cache", str(cache)] if root == "--image" else [
+        "--rootfs", str(tiny_rootfs)]
+    result = run_container("--userns", *source, "/bin/sh", "-c",
+                           "cat /proc/self/uid_map; ls -ln /bin/sh; echo new > /bin/new;"
+                           " ls -ln /bin/new")
     assert (result.returncode, result.stderr) == (0, "")
-    assert result.stdout.splitlines()[:-1] == SHOWN
-    assert result.stdout.split()[-7:-5] == ["0", "0"]  # root's inside, 100000 outside
-    remapped = cache / "100000.100000" / "layers" / images.digest(three_layers[0])
-    assert os.stat(remapped / "bin" / "sh").st_uid == 100000
+    lines = [line.split() for line in result.stdout.splitlines()]
+    assert lines[0] == ["0", "100000", "65536"]
+    assert lines[1][2:4] == ["0", "0"] and lines[2][2:4] == ["0", "0"]
+    layer = (cache / "layers" / images.digest(three_layers[0]) if root == "--image"
+             else tiny_rootfs)
+    status = os.stat(layer / "bin" / "sh")
+    assert (status.st_uid, status.st_gid) == (0, 0)
+    assert not os.path.exists(layer / "bin" / "new")  # the write went to the throwaway layer
+    if root == "--image":
+        assert sorted(os.listdir(cache)) == ["layers"]
+        assert os.stat(cache / "layers").st_mode & 0o777 == 0o700
 
 
 def test_inspect_shows_layers_and_config(place, three_layers):

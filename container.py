@@ -436,12 +436,37 @@ def become_user(user):
         if group_entry is None and not group.isdigit():
             raise OSError(errno.ENOENT, f"User {user}: no group {group} in the image's /etc/group")
         gid = int(group_entry[2]) if group_entry else int(group)
-    groups = [int(fields[2]) for fields in _entries("/etc/group")
-              if entry and entry[0] in fields[3].split(",")]
-    os.setgroups(sorted({gid, *groups}))
-    os.setgid(gid)
-    os.setuid(uid)
+    groups = sorted({gid, *(int(fields[2]) for fields in _entries("/etc/group")
+                            if entry and entry[0] in fields[3].split(","))})
+    try:
+        with open("/proc/self/setgroups") as setgroups:
+            may_set_groups = setgroups.read().strip() == "allow"
+    except FileNotFoundError:
+        may_set_groups = True  # no user namespace here: the host's root
+    if may_set_groups:
+        os.setgroups(groups)
+    try:
+        os.setgid(gid)
+        os.setuid(uid)
+    except OSError as error:
+        if error.errno != errno.EINVAL:
+            raise
+        # Rootless, the user namespace maps one id, yours, as root inside,
+        # and has written "deny" to setgroups: no other uid or gid exists
+        # here, and the groups stay as they are (as under `unshare -r`).
+        unmapped = " and ".join(f"{kind} {number}" for kind, number in (("uid", uid), ("gid", gid))
+                                if not _mapped(f"/proc/self/{kind}_map", number))
+        raise OSError(errno.EINVAL, f"User {user}: {unmapped}: no such id in this user namespace"
+                      " (rootless, it maps only your own id, as root inside; run as root to"
+                      " have more)") from None
     os.environ.setdefault("HOME", home)
+
+
+def _mapped(map_path, number):
+    """True when the id `number` has a line in this user namespace's uid_map or gid_map."""
+    with open(map_path) as id_map:
+        ranges = [tuple(map(int, line.split())) for line in id_map]
+    return any(inside <= number < inside + count for inside, _, count in ranges)
 
 
 def _entries(path):

@@ -138,6 +138,10 @@ def child_exec(argv):
     """The child, in the joined PID and time namespaces too: confined as the target, it
     becomes the command."""
     capabilities, no_new_privs, filter_, environment = confinement
+    # Not dumpable until the exec: in the container's PID namespace, with
+    # root's ids, we would otherwise be open to its ptrace(2) once our
+    # capabilities are no more than its, with our memory and descriptors.
+    libns.set_dumpable(False)
     if environment is not None:
         os.environ.clear()
         os.environ.update(environment)

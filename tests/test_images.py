@@ -190,6 +190,27 @@ def test_the_image_s_user_runs_the_command(place, base, user, shown):
     assert result.stdout == f"{shown}\n"
 
 
+ROOTLESS_IDS = "(rootless, it maps only your own id, as root inside; run as root to have more)"
+
+
+@pytest.mark.parametrize("user, status, output", [
+    ("root", 0, "0 0\n"), ("0", 0, "0 0\n"), ("0:0", 0, "0 0\n"),
+    ("student", 125, "container.py: User student: uid 1000 and gid 1000: no such id in this"
+                     f" user namespace {ROOTLESS_IDS}\n"),
+    ("0:2000", 125, f"container.py: User 0:2000: gid 2000: no such id in this user namespace"
+                    f" {ROOTLESS_IDS}\n")])
+def test_rootless_an_image_s_user_runs_as_far_as_the_namespace_maps(place, base,
+                                                                     world_readable_copy, user,
+                                                                     status, output):
+    image = save_image(str(place / "image.tar"), [base], {"User": user})
+    (place / "home").mkdir(mode=0o777)
+    (place / "home").chmod(0o777)
+    result = run_as_nobody(world_readable_copy, "container.py", "--image", image, "/bin/sh",
+                           "-c", "echo $(id -u) $(id -g)",
+                           before=f"export XDG_CACHE_HOME={place}/home")
+    assert (result.returncode, result.stdout + result.stderr) == (status, output)
+
+
 def test_an_unknown_user_is_one_line(place, base):
     image = save_image(str(place / "image.tar"), [base], {"User": "teacher", "Cmd": ["id"]})
     result = run_container("--image", image, "--cache", str(place / "cache"))

@@ -671,7 +671,9 @@ def main():
             layer_trees = [libns.clone_mount(layer, LAYER_ATTRIBUTES, id_map) for layer in lowers]
         except OSError as error:
             libns.exit_with_message(f"--userns: an id-mapped mount of the layers: {error.strerror}"
-                                    " (Linux 5.12, and a file system that can, are needed)", 125)
+                                    " (it needs Linux 5.12 and a file system that can, such as"
+                                    " ext4, xfs, btrfs or tmpfs, not overlayfs: put --cache or"
+                                    " --rootfs there)", 125)
         os.close(id_map)
     argv = argv or DEFAULT_COMMAND
     hostname = options["--hostname"] or (config and config["Hostname"]) or "container"

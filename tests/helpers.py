@@ -285,3 +285,19 @@ def run_with_proc_sys_hidden(*argv):
     return subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script,
                            "sh", *argv], capture_output=True, text=True, env=stage_env(),
                           timeout=TIMEOUT)
+
+
+def id_mapping_refusal(path):
+    """Why the file system at `path` cannot be id-mapped here, as --userns maps layers; or None.
+
+    overlayfs (the root of a Docker container) cannot be: there, --userns
+    with --image or --rootfs says so and exits 125.
+    """
+    userns = libns.user_namespace(100000, 100000, 65536)
+    try:
+        os.close(libns.clone_mount(str(path), libns.MOUNT_ATTR_RDONLY, userns))
+    except OSError as error:
+        return f"{path} cannot be id-mapped here ({error.strerror})"
+    finally:
+        os.close(userns)
+    return None

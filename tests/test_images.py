@@ -10,8 +10,8 @@ import sys
 import pytest
 
 import images
-from helpers import (NOBODY, ROOT, TIMEOUT, run_as_nobody, run_container, stage_env,
-                     wait_until)
+from helpers import (NOBODY, ROOT, TIMEOUT, id_mapping_refusal, run_as_nobody, run_container,
+                     stage_env, wait_until)
 from images import entry, layer, save_image
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
@@ -225,6 +225,8 @@ def test_userns_sees_root_s_layers_as_its_own_through_an_id_mapped_mount(place, 
     # that whoever holds 100000 cannot rewrite what root trusts.
     if os.geteuid() != 0:
         pytest.skip("--userns remaps ids as root only")
+    if id_mapping_refusal(place):
+        pytest.skip(id_mapping_refusal(place))
     image = save_image(str(place / "image.tar"), three_layers, CONFIG)
     cache = place / "cache"
     source = ["--image", image, "--cache", str(cache)] if root == "--image" else [

@@ -17,7 +17,7 @@ import time
 import pytest
 
 import images
-from helpers import ROOT, TIMEOUT, as_nobody, run_container, stage_env
+from helpers import ROOT, TIMEOUT, as_nobody, id_mapping_refusal, run_container, stage_env
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
@@ -62,6 +62,9 @@ def root_options(request, tiny_rootfs, visible_dir):
 def run_with_fd_9(request, world_readable_copy):
     """Run container.py with options, fd 9 open on a directory: (stdout, stderr, status)."""
     def run(directory, *arguments):
+        roots = {"--rootfs", "--image"} & set(arguments)
+        if request.param == "--userns" and roots and id_mapping_refusal(directory.parent):
+            pytest.skip(f"--userns {roots.pop()}: {id_mapping_refusal(directory.parent)}")
         if request.param == "nobody":
             argv = as_nobody(world_readable_copy, "container.py", *arguments,
                              before=f"exec 9< '{directory}'")

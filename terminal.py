@@ -85,11 +85,12 @@ def receive_master(tool_end):
     return None
 
 
-def _copy(source, target, keep_reading=False):
+def _copy(source, target, keep_reading=False, before_each=None):
     """Copy bytes from fd `source` to fd `target` until `source` ends.
 
     With `keep_reading`, output that can no longer be written is read and
     dropped, so that the command never blocks on a full terminal.
+    `before_each()` runs before each piece is written.
     """
     writing = True
     while True:
@@ -99,6 +100,8 @@ def _copy(source, target, keep_reading=False):
             return
         if not data:
             return
+        if before_each is not None:
+            before_each()
         while writing and data:
             try:
                 data = data[os.write(target, data):]
@@ -132,7 +135,12 @@ def relay(tool_end, wait):
         tty.setraw(0, termios.TCSADRAIN)
         # Daemon threads: the input one is blocked in read() on your
         # terminal when the container ends, and the tool leaves without it.
-        threading.Thread(target=_copy, args=(0, master), daemon=True).start()
+        # Keys typed right after a resize must find the new size: SIGWINCH
+        # reaches the waiting thread a moment later, maybe after them.
+        # Setting the size it already has changes nothing, and signals none.
+        threading.Thread(target=_copy, args=(0, master),
+                         kwargs={"before_each": lambda: _follow_window_size(master)},
+                         daemon=True).start()
         output = threading.Thread(target=_copy, args=(master, 1, True), daemon=True)
         output.start()
         returncode = wait({signal.SIGWINCH: lambda: _follow_window_size(master)})

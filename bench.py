@@ -41,7 +41,7 @@ from pathlib import Path
 
 import image
 import libns
-import seccomp
+from runtime import seccomp
 
 HERE = Path(__file__).resolve().parent
 STAGES = {  # stage: (C twin, unshare's flags)

@@ -30,7 +30,7 @@ import os
 import sys
 
 import libns
-import seccomp
+from runtime import seccomp
 # What enter.py may import later, imported now: after chroot, an import
 # would run the container's files (its own /usr/lib/python3) as our root.
 import resource  # noqa: F401 (libns.die_by_signal's)

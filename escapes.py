@@ -28,7 +28,7 @@ import tempfile
 import time
 
 import libns
-import seccomp
+from runtime import seccomp
 
 # <linux/keyctl.h>, <fcntl.h>, <linux/mount.h>, <sys/socket.h>
 KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING = 0, -3
@@ -337,7 +337,7 @@ def outcome(probe, call, capability):
         return f"refused by {refused_by(error, call, capability, probe)}"
 
 
-# The README's table says each outcome in a word or two.
+# CONTAINER.md's table says each outcome in a word or two.
 SHORT = {"refused by the seccomp filter": "seccomp",
          "refused by a read-only mount": "read-only mount",
          "refused by a nodev mount": "nodev mount",
@@ -355,7 +355,7 @@ SHORT = {"refused by the seccomp filter": "seccomp",
 def main():
     options, _ = libns.parse_options(sys.argv[1:], __doc__, "[--short]", {"--short": False},
                                      note="  --short        each outcome in a word or two, as"
-                                          " the README's table has it\nIt takes no command:"
+                                          " CONTAINER.md's table has it\nIt takes no command:"
                                           " it is one.")
     lines = [f"{'way out':38}  result"]
     for what, probe, call, capability in PROBES:

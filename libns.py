@@ -8,10 +8,16 @@ is the one place where Python talks to libc through ctypes; each stage script
 
 It reads in the order the stages teach: the constants; the child's stack,
 clone() and the child's way to execvp() (base); the parent's wait and exit;
-mount (net_mount), sethostname (uts), the user namespace's id maps (user),
-pivot_root and unshare, then the confinement of root (container.py), a veth
-pair by rtnetlink (net_veth.py), setns (enter.py); then the trace and the
-command line every stage shares.
+mount (net_mount), sethostname (uts), the user namespace's id maps (user);
+then the other calls, as thin wrappers: pivot_root and unshare, what
+confines root (capabilities, no_new_privs, a seccomp program, dumpability),
+the new mount API, a veth pair by rtnetlink (net_veth.py), setns
+(enter.py); then the trace and the command line every stage shares.  It
+holds no rule of a container's: what Docker keeps and hides, and in which
+order, is runtime/'s (the container's rooms, see CONTAINER.md).
+
+What the stages use: map_stack(), clone(), execvp(), waitpid(), exit(),
+mount(), sethostname(), command_line(), the CLONE_* and MS_* constants.
 
 What a stage's main() calls, and what each call does that C's does not:
 
@@ -286,8 +292,8 @@ def clone(child_exec, child_stack, clone_flags, argv, id_map=None, prepare=None)
     """
     global _error_pipe
     if _error_pipe is not None:
-        # We are a child that starts children of its own (container.py's
-        # init): its setup is over.  End of file tells our parent so.
+        # We are a child that starts children of its own (an init): its
+        # setup is over.  End of file tells our parent so.
         os.close(_error_pipe)
         _error_pipe = None
     command = command_bytes(argv)
@@ -1076,6 +1082,184 @@ def _refuse_to_change_the_host_s_mounts(description, target, flags):
                       ' mount(None, "/", None, MS_REC | MS_PRIVATE)')
 
 
+def umount2(target, flags=0):
+    """Detach the filesystem mounted at `target`.  See umount2(2).
+
+    With MNT_DETACH the mount disappears from the namespace at once and is
+    freed when it is no longer busy.  Without it you will meet EBUSY while
+    something still uses it, and EINVAL when `target` is not a mount point or
+    is a mount locked by a less privileged user namespace.
+    """
+    result = _umount2(_path(target), flags)
+    _trace(f"umount2({_c_string(target)}, {_flag_names(flags, {'MNT_DETACH': MNT_DETACH})})",
+           _result(result, result != 0))
+    if result != 0:
+        raise _error(f"umount {os.fsdecode(target)}")
+
+
+# === net_mount_uts.py: sethostname(2) ========================================
+
+_sethostname = _prototype(libc.sethostname, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t)
+
+
+def sethostname(hostname):
+    """Set the hostname of the caller's UTS namespace.  See sethostname(2).
+
+    Errors you will meet: EPERM without CAP_SYS_ADMIN in the user namespace
+    that owns the UTS namespace (that is, outside a new one as an ordinary
+    user); EINVAL for a name longer than 64 bytes.
+    """
+    name = os.fsencode(hostname)
+    shared = _tool_namespaces and os.readlink("/proc/self/ns/uts") == _tool_namespaces["uts"]
+    if shared:
+        raise OSError(errno.EPERM, f"sethostname {os.fsdecode(name)} would change the host's"
+                      " hostname: this stage has no CLONE_NEWUTS")
+    result = _sethostname(name, len(name))
+    _trace(f"sethostname({_c_string(name)}, {len(name)})", _result(result, result != 0))
+    if result != 0:
+        raise _error(f"sethostname {os.fsdecode(name)}")
+
+
+# === net_mount_uts_ipc_pid_user.py: user_namespaces(7), the id maps ==========
+
+def map_root_user(pid, uid, gid, count=1):
+    """Make `uid` and `gid` outside be root inside the user namespace of `pid`.
+
+    See user_namespaces(7).  A new user namespace starts with no mapping: its
+    processes run as the overflow id 65534.  One line "0 UID 1" in uid_map
+    says "id 0 inside is UID outside, for 1 id", as `unshare --map-root-user`
+    writes it.  An ordinary user may write gid_map only after writing "deny"
+    to setgroups, which stops the process from dropping a group that a file's
+    permissions deny it.  Each file can be written once, by the parent.
+    Root may map a range, `count` ids from `uid` (container.py --userns), and
+    leaves setgroups allowed: the child must drop the host's groups.
+    """
+    writes = [("uid_map", f"0 {uid} {count}"), ("setgroups", "deny"),
+              ("gid_map", f"0 {gid} {count}")]
+    for name, line in writes[::2] if count > 1 else writes:
+        path = f"/proc/{pid}/{name}"
+        try:
+            with open(path, "w") as map_file:
+                map_file.write(line)
+        except OSError as error:
+            _trace(f'write("{path}", "{line}")', f"-1 {errno.errorcode.get(error.errno)}"
+                   f" ({error.strerror})")
+            raise OSError(error.errno, f"write '{line}' to {path}: {error.strerror}") from None
+        _trace(f'write("{path}", "{line}")', len(line))
+
+
+def user_namespace(uid, gid, count):
+    """A new user namespace whose ids 0 to count-1 are `uid`, `gid`... outside: its descriptor.
+
+    For an id-mapped mount (clone_mount), which maps by a user namespace,
+    not by numbers.  A child made for this alone unshares one, the parent
+    writes its maps and opens /proc/PID/ns/user, and the child leaves: the
+    namespace lives on while the descriptor is open, as Podman's does.
+    """
+    ready_read, ready_write = os.pipe()
+    done_read, done_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(ready_read)
+            os.close(done_write)
+            unshare(CLONE_NEWUSER)
+            os.write(ready_write, b"\0")
+            os.read(done_read, 1)  # until the parent has opened the namespace
+        finally:
+            os._exit(0)
+    os.close(ready_write)
+    os.close(done_read)
+    try:
+        if os.read(ready_read, 1) != b"\0":
+            raise OSError(errno.EPERM, "unshare CLONE_NEWUSER, for an id map: refused")
+        map_root_user(pid, uid, gid, count)
+        return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        os.close(done_write)
+        os.close(ready_read)
+        os.waitpid(pid, 0)
+
+
+# Settings with which a system refuses user namespaces to ordinary users, and
+# the value that refuses; see user_namespaces(7) and your distribution's notes.
+USER_NAMESPACE_SETTINGS = (
+    ("user.max_user_namespaces", "0", "user namespaces are disabled"),
+    ("kernel.unprivileged_userns_clone", "0",
+     "Debian's switch for unprivileged user namespaces is off"),
+    ("kernel.apparmor_restrict_unprivileged_userns", "1",
+     "AppArmor gives unprivileged user namespaces no privilege (Ubuntu 24.04's default)"),
+)
+
+
+def user_namespace_refusal(proc_sys="/proc/sys"):
+    """Why this system refuses user namespaces, naming the setting; None if it does not."""
+    for setting, refusing_value, meaning in USER_NAMESPACE_SETTINGS:
+        try:
+            with open(f"{proc_sys}/{setting.replace('.', '/')}") as value_file:
+                value = value_file.read().strip()
+        except OSError:
+            continue
+        if value == refusing_value:
+            return f"{meaning}: sysctl {setting} is {value}"
+    return None
+
+
+# === The other calls (runtime/): pivot_root(2), unshare(2), bind mounts ======
+
+# glibc has no pivot_root(); its number in <sys/syscall.h> differs by machine.
+SYS_pivot_root = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "armv7l": 218, "i686": 217,
+                  "ppc64le": 203, "s390x": 217}.get(os.uname().machine)
+_syscall_pivot_root = _prototype(libc["syscall"], ctypes.c_long, ctypes.c_long, ctypes.c_char_p,
+                                ctypes.c_char_p)
+
+
+def pivot_root(new_root, put_old):
+    """Make `new_root` the root of this mount namespace; the old root goes to `put_old`.
+
+    See pivot_root(2).  Unlike chroot(2), which changes one process's view
+    and can be escaped, this changes the mount namespace's root itself: once
+    the old root is detached (umount2 with MNT_DETACH), nothing of the host's
+    file system is left to reach.  pivot_root(".", ".") after chdir(new_root)
+    mounts the old root on top of the new one, to be detached from "." at once.
+
+    Errors you will meet: EINVAL when `new_root` is not a mount point, or
+    when the old root is shared (make mounts private first); EPERM without
+    CAP_SYS_ADMIN.
+    """
+    if SYS_pivot_root is None:
+        raise OSError(errno.ENOSYS, f"pivot_root: libns does not know its number on"
+                      f" {os.uname().machine}")
+    result = _syscall_pivot_root(SYS_pivot_root, _path(new_root), _path(put_old))
+    _trace(f"pivot_root({_c_string(new_root)}, {_c_string(put_old)})",
+           _result(result, result != 0))
+    if result != 0:
+        raise _error(f"pivot_root {os.fsdecode(new_root)}")
+
+
+_unshare = _prototype(libc.unshare, ctypes.c_int, ctypes.c_int)
+
+
+def unshare(flags):
+    """Move the caller into new namespaces, without creating a process.  See unshare(2).
+
+    For most namespaces this is clone()'s flags applied to yourself.  Two are
+    different: after CLONE_NEWPID and CLONE_NEWTIME the caller stays where
+    it is, and only the children it creates afterwards are in the new
+    namespace (a process's pid, and its clocks' offsets, never change).
+    CLONE_NEWTIME exists only this way: clone() refuses it with EINVAL,
+    because the flag's bit was already taken by CSIGNAL.
+
+    Errors you will meet: EPERM without CAP_SYS_ADMIN; EINVAL for a flag this
+    kernel does not know (CLONE_NEWTIME needs Linux 5.6).
+    """
+    result = _unshare(flags)
+    if tracing:
+        _trace(f"unshare({flag_names(flags, exit_signal=False)})", _result(result, result != 0))
+    if result != 0:
+        raise _error(f"unshare {flag_names(flags, exit_signal=False)}")
+
+
 def bind_mount(source, target, read_only=False, nodev=False):
     """Make the tree at `source` appear at `target` too; optionally read-only, nodev.
 
@@ -1246,185 +1430,7 @@ def _locked_flags(path):
     return sum(mount_flag for statvfs_flag, mount_flag in pairs if flags & statvfs_flag)
 
 
-def umount2(target, flags=0):
-    """Detach the filesystem mounted at `target`.  See umount2(2).
-
-    With MNT_DETACH the mount disappears from the namespace at once and is
-    freed when it is no longer busy.  Without it you will meet EBUSY while
-    something still uses it, and EINVAL when `target` is not a mount point or
-    is a mount locked by a less privileged user namespace.
-    """
-    result = _umount2(_path(target), flags)
-    _trace(f"umount2({_c_string(target)}, {_flag_names(flags, {'MNT_DETACH': MNT_DETACH})})",
-           _result(result, result != 0))
-    if result != 0:
-        raise _error(f"umount {os.fsdecode(target)}")
-
-
-# === net_mount_uts.py: sethostname(2) ========================================
-
-_sethostname = _prototype(libc.sethostname, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t)
-
-
-def sethostname(hostname):
-    """Set the hostname of the caller's UTS namespace.  See sethostname(2).
-
-    Errors you will meet: EPERM without CAP_SYS_ADMIN in the user namespace
-    that owns the UTS namespace (that is, outside a new one as an ordinary
-    user); EINVAL for a name longer than 64 bytes.
-    """
-    name = os.fsencode(hostname)
-    shared = _tool_namespaces and os.readlink("/proc/self/ns/uts") == _tool_namespaces["uts"]
-    if shared:
-        raise OSError(errno.EPERM, f"sethostname {os.fsdecode(name)} would change the host's"
-                      " hostname: this stage has no CLONE_NEWUTS")
-    result = _sethostname(name, len(name))
-    _trace(f"sethostname({_c_string(name)}, {len(name)})", _result(result, result != 0))
-    if result != 0:
-        raise _error(f"sethostname {os.fsdecode(name)}")
-
-
-# === net_mount_uts_ipc_pid_user.py: user_namespaces(7), the id maps ==========
-
-def map_root_user(pid, uid, gid, count=1):
-    """Make `uid` and `gid` outside be root inside the user namespace of `pid`.
-
-    See user_namespaces(7).  A new user namespace starts with no mapping: its
-    processes run as the overflow id 65534.  One line "0 UID 1" in uid_map
-    says "id 0 inside is UID outside, for 1 id", as `unshare --map-root-user`
-    writes it.  An ordinary user may write gid_map only after writing "deny"
-    to setgroups, which stops the process from dropping a group that a file's
-    permissions deny it.  Each file can be written once, by the parent.
-    Root may map a range, `count` ids from `uid` (container.py --userns), and
-    leaves setgroups allowed: the child must drop the host's groups.
-    """
-    writes = [("uid_map", f"0 {uid} {count}"), ("setgroups", "deny"),
-              ("gid_map", f"0 {gid} {count}")]
-    for name, line in writes[::2] if count > 1 else writes:
-        path = f"/proc/{pid}/{name}"
-        try:
-            with open(path, "w") as map_file:
-                map_file.write(line)
-        except OSError as error:
-            _trace(f'write("{path}", "{line}")', f"-1 {errno.errorcode.get(error.errno)}"
-                   f" ({error.strerror})")
-            raise OSError(error.errno, f"write '{line}' to {path}: {error.strerror}") from None
-        _trace(f'write("{path}", "{line}")', len(line))
-
-
-def user_namespace(uid, gid, count):
-    """A new user namespace whose ids 0 to count-1 are `uid`, `gid`... outside: its descriptor.
-
-    For an id-mapped mount (clone_mount), which maps by a user namespace,
-    not by numbers.  A child made for this alone unshares one, the parent
-    writes its maps and opens /proc/PID/ns/user, and the child leaves: the
-    namespace lives on while the descriptor is open, as Podman's does.
-    """
-    ready_read, ready_write = os.pipe()
-    done_read, done_write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(ready_read)
-            os.close(done_write)
-            unshare(CLONE_NEWUSER)
-            os.write(ready_write, b"\0")
-            os.read(done_read, 1)  # until the parent has opened the namespace
-        finally:
-            os._exit(0)
-    os.close(ready_write)
-    os.close(done_read)
-    try:
-        if os.read(ready_read, 1) != b"\0":
-            raise OSError(errno.EPERM, "unshare CLONE_NEWUSER, for an id map: refused")
-        map_root_user(pid, uid, gid, count)
-        return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
-    finally:
-        os.close(done_write)
-        os.close(ready_read)
-        os.waitpid(pid, 0)
-
-
-# Settings with which a system refuses user namespaces to ordinary users, and
-# the value that refuses; see user_namespaces(7) and your distribution's notes.
-USER_NAMESPACE_SETTINGS = (
-    ("user.max_user_namespaces", "0", "user namespaces are disabled"),
-    ("kernel.unprivileged_userns_clone", "0",
-     "Debian's switch for unprivileged user namespaces is off"),
-    ("kernel.apparmor_restrict_unprivileged_userns", "1",
-     "AppArmor gives unprivileged user namespaces no privilege (Ubuntu 24.04's default)"),
-)
-
-
-def user_namespace_refusal(proc_sys="/proc/sys"):
-    """Why this system refuses user namespaces, naming the setting; None if it does not."""
-    for setting, refusing_value, meaning in USER_NAMESPACE_SETTINGS:
-        try:
-            with open(f"{proc_sys}/{setting.replace('.', '/')}") as value_file:
-                value = value_file.read().strip()
-        except OSError:
-            continue
-        if value == refusing_value:
-            return f"{meaning}: sysctl {setting} is {value}"
-    return None
-
-
-# === container.py: pivot_root(2), unshare(2) =================================
-
-# glibc has no pivot_root(); its number in <sys/syscall.h> differs by machine.
-SYS_pivot_root = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "armv7l": 218, "i686": 217,
-                  "ppc64le": 203, "s390x": 217}.get(os.uname().machine)
-_syscall_pivot_root = _prototype(libc["syscall"], ctypes.c_long, ctypes.c_long, ctypes.c_char_p,
-                                ctypes.c_char_p)
-
-
-def pivot_root(new_root, put_old):
-    """Make `new_root` the root of this mount namespace; the old root goes to `put_old`.
-
-    See pivot_root(2).  Unlike chroot(2), which changes one process's view
-    and can be escaped, this changes the mount namespace's root itself: once
-    the old root is detached (umount2 with MNT_DETACH), nothing of the host's
-    file system is left to reach.  pivot_root(".", ".") after chdir(new_root)
-    mounts the old root on top of the new one, to be detached from "." at once.
-
-    Errors you will meet: EINVAL when `new_root` is not a mount point, or
-    when the old root is shared (make mounts private first); EPERM without
-    CAP_SYS_ADMIN.
-    """
-    if SYS_pivot_root is None:
-        raise OSError(errno.ENOSYS, f"pivot_root: libns does not know its number on"
-                      f" {os.uname().machine}")
-    result = _syscall_pivot_root(SYS_pivot_root, _path(new_root), _path(put_old))
-    _trace(f"pivot_root({_c_string(new_root)}, {_c_string(put_old)})",
-           _result(result, result != 0))
-    if result != 0:
-        raise _error(f"pivot_root {os.fsdecode(new_root)}")
-
-
-_unshare = _prototype(libc.unshare, ctypes.c_int, ctypes.c_int)
-
-
-def unshare(flags):
-    """Move the caller into new namespaces, without creating a process.  See unshare(2).
-
-    For most namespaces this is clone()'s flags applied to yourself.  Two are
-    different: after CLONE_NEWPID and CLONE_NEWTIME the caller stays where
-    it is, and only the children it creates afterwards are in the new
-    namespace (a process's pid, and its clocks' offsets, never change).
-    CLONE_NEWTIME exists only this way: clone() refuses it with EINVAL,
-    because the flag's bit was already taken by CSIGNAL.
-
-    Errors you will meet: EPERM without CAP_SYS_ADMIN; EINVAL for a flag this
-    kernel does not know (CLONE_NEWTIME needs Linux 5.6).
-    """
-    result = _unshare(flags)
-    if tracing:
-        _trace(f"unshare({flag_names(flags, exit_signal=False)})", _result(result, result != 0))
-    if result != 0:
-        raise _error(f"unshare {flag_names(flags, exit_signal=False)}")
-
-
-# === container.py: confinement, what root inside may do to the kernel ========
+# === Confinement: what root may do to the kernel (capabilities, seccomp) =====
 
 # <linux/capability.h>: each of root's privileges, by number.  See capabilities(7).
 CAPABILITIES = (
@@ -1585,7 +1591,7 @@ def syscall(number, *arguments):
     return result
 
 
-# === net_veth.py, container.py --net veth: rtnetlink(7), a veth pair =========
+# === net_veth.py, runtime/network.py: rtnetlink(7), a veth pair ==============
 
 # <linux/netlink.h>, <linux/rtnetlink.h>, <linux/if_link.h>, <linux/veth.h>:
 # what `ip link add ... type veth`, `ip addr add` and `ip route add` send to
@@ -1720,38 +1726,6 @@ def add_default_route(gateway, interface):
              body + _attribute(RTA_GATEWAY, socket.inet_aton(gateway))
              + _attribute(RTA_OIF, _index(interface, description).to_bytes(4, sys.byteorder)),
              description)
-
-
-def free_veth_subnet(subnet="10.200.0.0/16"):
-    """(host end's name, host's address, container's address, 30): a /30 of `subnet` in no use.
-
-    Each container gets a pair of its own, numbered by its /30 block: a block
-    with a host address already on an interface is taken (by another
-    container, or by the machine), so several containers never collide.
-    The host's addresses are the "/32 host LOCAL" lines of /proc/net/fib_trie.
-    """
-    import ipaddress
-    network = ipaddress.ip_network(subnet)
-    if network.prefixlen > 30:
-        raise ValueError("it holds no /30, the two addresses of one container's pair")
-    with open("/proc/net/fib_trie") as fib:
-        lines = fib.read().splitlines()
-    local = {lines[number - 1].split()[-1] for number, line in enumerate(lines)
-             if "/32 host LOCAL" in line}
-    for block in network.subnets(new_prefix=30):
-        host, container = list(block.hosts())
-        if str(host) not in local and str(container) not in local:
-            # Named after its address, so that two subnets never share a name.
-            return f"veth{int(host) & 0xFFFFFF:06x}", str(host), str(container), 30
-    raise OSError(errno.EADDRNOTAVAIL, f"no /30 of {subnet} is free for a veth pair")
-
-
-def refuse_veth_without_root():
-    """A veth pair's host end needs root: say so, with what rootless tools do instead; 125."""
-    if os.geteuid() != 0:
-        exit_with_message("a veth pair needs root: its host end is in the host's network"
-                          " namespace, which an ordinary user may not change (rootless"
-                          " containers relay packets with slirp4netns or pasta instead)", 125)
 
 
 # === enter.py: setns(2), and which namespaces a process is in ================

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import (CAP_SYS_ADMIN, C_TWIN, OUR_QUEUE_MODE, PROGRAM_FILES, ROOT, TIMEOUT,
+from helpers import (copy_programs, CAP_SYS_ADMIN, C_TWIN, OUR_QUEUE_MODE, ROOT, TIMEOUT,
                      host_state, read)
 
 
@@ -35,8 +35,7 @@ def world_readable_copy():
         pytest.skip("needs util-linux setpriv to drop to an ordinary user")
     folder = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="libns-rootless-"))
     folder.chmod(0o755)
-    for script in PROGRAM_FILES:
-        shutil.copy(script, folder)
+    copy_programs(folder)
     (folder / "python").mkdir()
     yield folder
     shutil.rmtree(folder)

@@ -15,10 +15,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# What a copy of the programs needs: the scripts, and Docker's seccomp profile.
-PROGRAM_FILES = [*ROOT.glob("*.py"), ROOT / "seccomp_default.json"]
 sys.path.insert(0, str(ROOT))
 import libns  # noqa: E402 (from the checkout, whatever the current directory)
+
+
+def copy_programs(folder):
+    """Copy what the programs need into `folder`: the scripts and the runtime package."""
+    import shutil
+    for script in ROOT.glob("*.py"):
+        shutil.copy(script, folder)
+    shutil.copytree(ROOT / "runtime", Path(folder) / "runtime",
+                    ignore=shutil.ignore_patterns("__pycache__"))
 
 
 # Each stage, and the namespaces its child does not share with the host.

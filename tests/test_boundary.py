@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from helpers import (PROGRAM_FILES, ROOT, TIMEOUT, as_nobody, read, run_as_nobody, run_container,
+from helpers import (copy_programs, ROOT, TIMEOUT, as_nobody, read, run_as_nobody, run_container,
                      stage_env)
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
@@ -164,8 +164,7 @@ def test_a_stage_inside_is_refused_as_in_docker_without_privileged():
 
 def test_escapes_in_the_pid_stage_finds_root_unconfined(visible_dir):
     # Copies the child can see: the stage hides /tmp, where a checkout may be.
-    for script in PROGRAM_FILES:
-        shutil.copy(script, visible_dir)
+    copy_programs(visible_dir)
     result = subprocess.run([sys.executable, str(ROOT / "net_mount_uts_ipc_pid.py"),
                              sys.executable, str(visible_dir / "escapes.py")],
                             capture_output=True, text=True, env=stage_env(), timeout=TIMEOUT,
@@ -216,7 +215,7 @@ def test_as_nobody_too_a_stage_inside_is_refused(world_readable_copy):
 def test_a_mount_point_is_reached_without_following_any_link(visible_dir, swapped):
     # As if the owner of a --rootfs-rw tree swapped a directory for a link
     # to the host after the check: the walk itself refuses, and makes nothing.
-    import container
+    from runtime import rootfs
     root, outside = visible_dir / "root", visible_dir / "outside"
     (root / "a" / "b").mkdir(parents=True)
     outside.mkdir()
@@ -224,7 +223,7 @@ def test_a_mount_point_is_reached_without_following_any_link(visible_dir, swappe
     shutil.rmtree(target)
     target.symlink_to(outside)
     with pytest.raises(OSError) as refusal:
-        container.open_mount_point(str(root), "/a/b/c/d", directory=True, create=True,
+        rootfs.open_mount_point(str(root), "/a/b/c/d", directory=True, create=True,
                                    what="--volume X:/a/b/c/d")
     assert str(refusal.value) == (f"[Errno 40] --volume X:/a/b/c/d: /{swapped} is a symbolic"
                                   f" link (to {outside}): a mount on it would land outside"
@@ -241,8 +240,8 @@ MACHINE_ROWS = {"open the host's disk (mknod)", "load a kernel module",
 
 
 def readme_table():
-    """{column: {way out: cell}} of the README's escapes.py table."""
-    text = read(ROOT / "README.md")
+    """{column: {way out: cell}} of CONTAINER.md's escapes.py table."""
+    text = read(ROOT / "CONTAINER.md")
     lines = text[text.index("| way out | pid stage, root |"):].splitlines()
     header = [cell.strip() for cell in lines[0].strip("|").split("|")]
     rows = [[cell.strip() for cell in line.strip("|").split("|")]
@@ -255,12 +254,11 @@ def short_results(stdout):
     return {line[:38].strip(): line[40:].strip() for line in stdout.splitlines()[1:]}
 
 
-def test_the_readme_s_table_is_what_escapes_py_says(world_readable_copy, visible_dir):
+def test_container_md_s_table_is_what_escapes_py_says(world_readable_copy, visible_dir):
     table = readme_table()
     lesson = ["--volume", f"{world_readable_copy}:/lesson:ro", "python3", "/lesson/escapes.py",
               "--short"]
-    for script in PROGRAM_FILES:
-        shutil.copy(script, visible_dir)
+    copy_programs(visible_dir)
     pid_stage = subprocess.run([sys.executable, str(ROOT / "net_mount_uts_ipc_pid.py"),
                                 sys.executable, str(visible_dir / "escapes.py"), "--short"],
                                capture_output=True, text=True, env=stage_env(), timeout=TIMEOUT,

@@ -104,13 +104,13 @@ def test_no_command_runs_the_shell_that_shell_names(stage, visible_dir):
     assert (result.returncode, result.stdout) == (0, "this is my shell\n")
 
 
-def test_the_readme_lists_container_py_s_usage_and_options_as_its_help_does():
-    # One table in container.py (OPTIONS) makes both; the README's copy may
+def test_container_md_lists_container_py_s_usage_and_options_as_its_help_does():
+    # One table in container.py (OPTIONS) makes both; the document's copy may
     # wrap the usage line differently.
     help_text = run_stage("container.py", "-h").stdout
     options = help_text[help_text.index("  -t "):help_text.index("Without a command")]
-    readme = read(ROOT / "README.md")
-    block = readme[readme.index("usage: container.py"):]
+    document = read(ROOT / "CONTAINER.md")
+    block = document[document.index("usage: container.py"):]
     block = block[:block.index("```")]
     usage, listed = block[:block.index("  -t ")], block[block.index("  -t "):]
     assert (usage.split(), listed) == (help_text.splitlines()[0].split(), options)

@@ -30,9 +30,10 @@ HIDDEN_PROC_PATHS = [path for path in ("/proc/acpi", "/proc/asound", "/proc/inte
 BOUND_MOUNTS = [point for directory in BOUND_DIRECTORIES
                 for point in [directory] + [mount[0] for mount in mount_table()
                                             if mount[0].startswith(f"{directory}/")]]
-DEFAULT_MOUNTS = (["/", *BOUND_MOUNTS, "/proc", *HIDDEN_PROC_PATHS, "/dev"]
+# In runc's order: the spec's mounts, then the devices, then the paths hidden.
+DEFAULT_MOUNTS = (["/", *BOUND_MOUNTS, "/proc", "/dev", "/dev/pts", "/dev/shm", "/tmp"]
                   + [f"/dev/{name}" for name in DEVICES if os.path.exists(f"/dev/{name}")]
-                  + ["/dev/pts", "/dev/shm", "/tmp"])
+                  + HIDDEN_PROC_PATHS)
 
 
 def mounts_and_options(mountinfo):

@@ -25,7 +25,7 @@ from helpers import ROOT, TIMEOUT, read, stage_env, table_commands
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
-DOCUMENTS = ["README.md", "EXERCISES.md", "TEACHING.md"]
+DOCUMENTS = ["README.md", "CONTAINER.md", "EXERCISES.md", "TEACHING.md"]
 BLOCK = re.compile(r"^```([^\n]*)\n(.*?)^```$", re.M | re.S)
 # The first words of each block that is not run, and why.
 NOT_RUN = {

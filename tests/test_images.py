@@ -99,10 +99,10 @@ def test_where_a_device_cgroup_refuses_whiteout_devices_marked_files_do(place, t
     # As in docker run without --privileged: a seccomp filter refuses mknod
     # here, as Docker's device cgroup refuses even the 0/0 device there.
     image = save_image(str(place / "image.tar"), three_layers, CONFIG)
-    refuse_mknod = ("import os, sys, libns, seccomp; libns.load_seccomp_filter(seccomp.compile("
-                    "{'defaultAction': 'SCMP_ACT_ALLOW', 'syscalls': [{'names': ['mknod',"
-                    " 'mknodat'], 'action': 'SCMP_ACT_ERRNO'}]})); os.execv(sys.executable,"
-                    " sys.argv)")
+    refuse_mknod = ("import os, sys, libns; from runtime import seccomp;"
+                    " libns.load_seccomp_filter(seccomp.compile({'defaultAction':"
+                    " 'SCMP_ACT_ALLOW', 'syscalls': [{'names': ['mknod', 'mknodat'],"
+                    " 'action': 'SCMP_ACT_ERRNO'}]})); os.execv(sys.executable, sys.argv)")
     result = subprocess.run([sys.executable, "-c", refuse_mknod, str(ROOT / "container.py"),
                              "--image", image, "--cache", str(place / "cache")],
                             capture_output=True, text=True, timeout=TIMEOUT,

@@ -10,7 +10,7 @@ import struct
 import pytest
 
 import libns
-import seccomp
+from runtime import seccomp
 from helpers import ROOT, run_as_nobody, run_container
 
 # Arguments worth trying: each family socket() compares, each personality
@@ -72,7 +72,8 @@ def test_the_profile_is_docker_s_own_file_resolved_for_the_capabilities():
 
 # Each call, with arguments that do no harm, and what it gives inside.
 PROBE = """
-import errno, libns, seccomp
+import errno, libns
+from runtime import seccomp
 table = seccomp.numbers("SCMP_ARCH_X86_64")
 for name, arguments in [
         ("io_uring_setup", (1, bytes(120))), ("socket", (40, 1, 0)), ("socket", (38, 5, 0)),

@@ -1,0 +1,137 @@
+"""runtime: a spec shaped like the OCI config.json in, a running container out.
+
+Docker's own split, made visible: `docker run` turns its options into a
+config.json (the OCI runtime spec), and runc turns that spec into syscalls.
+Here container.py is `docker run` (see container.build_spec, and --spec to
+print one), and this package is runc.  run() is the parent's part; the
+child's is a short list of named steps (create), each in the room of its
+concern:
+
+  rootfs.py       the root, its mounts and /dev, pivot_root
+  confinement.py  capabilities, no_new_privs, masked paths, seccomp
+  seccomp.py      Docker's profile, compiled to the kernel's BPF
+  network.py      the veth pair of --net veth
+  terminal.py     a terminal of the container's own (-t)
+  init.py         PID 1, the clocks, the command's user
+
+The spec is plain data (dicts, lists, strings), and reads as config.json
+does: process (args, env, cwd, user, terminal, capabilities,
+noNewPrivileges), root, hostname, mounts, linux (namespaces, uidMappings,
+gidMappings, devices, maskedPaths, readonlyPaths, seccomp).  Two fields say
+more than config.json: `root` may be layers (what containerd mounts before
+runc starts) or the host's programs, and `network.veth` is what a network
+driver sets up around runc.
+"""
+import os
+import signal
+
+import libns
+from runtime import confinement, init, network, rootfs, terminal
+
+# The spec's names of namespaces (config.json's linux.namespaces[].type),
+# as libns.NAMESPACES names their /proc/PID/ns files.  The time namespace is
+# not in clone's flags: init.start_clocks_near_zero() enters it.
+NAMESPACE_FILES = {"network": "net", "mount": "mnt", "uts": "uts", "ipc": "ipc", "pid": "pid",
+                   "user": "user", "cgroup": "cgroup", "time": "time"}
+
+
+def run(spec):
+    """Start the container that `spec` describes, wait for it; return its returncode.
+
+    The parent's side, as `runc run` is: the clone flags from the spec's
+    namespaces, the id maps of its user namespace, the veth pair's host
+    end, the terminal's relay, and the wait.  A failure in the child's
+    steps comes back as libns.ChildError, with its status.
+    """
+    kinds = {namespace["type"] for namespace in spec["linux"]["namespaces"]}
+    clone_flags = libns.SIGCHLD
+    for name, _, flag, _ in libns.NAMESPACES:
+        if name != "time" and any(NAMESPACE_FILES[kind] == name for kind in kinds):
+            clone_flags |= flag
+    id_map = id_map_of(spec["linux"])
+    layer_trees = id_mapped_layers(spec["root"], id_map)
+    with_terminal = spec["process"]["terminal"]
+    tool_end, init_end = terminal.channel() if with_terminal else (None, None)
+    pair = spec.get("network", {}).get("veth")
+
+    def child_exec(argv):
+        create(spec, layer_trees, init_end)
+
+    if with_terminal:
+        libns.hold_signals(also=(signal.SIGWINCH,))  # for the window's size
+    child_stack = libns.map_stack()
+    prepare = (lambda pid: network.connect(pid, pair)) if pair else None
+    pid = libns.clone(child_exec, child_stack, clone_flags, spec["process"]["args"],
+                      id_map=id_map, prepare=prepare)
+    if not with_terminal:
+        return libns.waitpid(pid)
+    init_end.close()
+    return terminal.relay(tool_end, lambda resize: libns.waitpid(pid, on_signal=resize))
+
+
+def create(spec, layer_trees, init_end):
+    """The child's steps, from a copy of the host's mount table to PID 1; never returns.
+
+    Each is one named function, in the order runc's init takes them: the
+    mounts while the host's files can still be reached, then the switch to
+    the new root, then what the process keeps, and the confinement last,
+    as it would refuse the calls of the steps before it.
+    """
+    process, linux = spec["process"], spec["linux"]
+    rootfs.make_mounts_private()
+    bind_sources = rootfs.open_bind_sources(spec["mounts"])
+    root = rootfs.build_root(spec["root"], layer_trees)
+    rootfs.mount_all(root, spec["mounts"], bind_sources, writable_root="path" in spec["root"])
+    rootfs.make_devices(root, linux["devices"])
+    confinement.hide_paths(root, linux["maskedPaths"], linux["readonlyPaths"])
+    libns.sethostname(spec["hostname"])
+    network.set_up_inside(spec.get("network", {}).get("veth"),
+                          any(namespace["type"] == "network" for namespace in linux["namespaces"]))
+    rootfs.switch_root(root)
+    libns.set_environment(dict(item.split("=", 1) for item in process["env"]))
+    if process["cwd"] != "/":
+        os.makedirs(process["cwd"], exist_ok=True)  # as docker run does
+        os.chdir(process["cwd"])
+    if any(namespace["type"] == "time" for namespace in linux["namespaces"]):
+        init.start_clocks_near_zero()
+    pts = terminal.open_inside(init_end) if process["terminal"] else None
+    confinement.confine(process, linux.get("seccomp"))
+    init.init(process["args"], pts, process["user"].get("username"))
+
+
+def id_map_of(linux):
+    """(uid, gid, count) outside for the ids 0.. inside, from the spec's id mappings; or None.
+
+    None when there is no user namespace, or when it maps only the caller's
+    own ids (rootless), which libns.clone() maps by itself.
+    """
+    if not linux.get("uidMappings"):
+        return None
+    uids, gids = linux["uidMappings"][0], linux["gidMappings"][0]
+    if (uids["hostID"], gids["hostID"], uids["size"]) == (os.geteuid(), os.getegid(), 1):
+        return None
+    return uids["hostID"], gids["hostID"], uids["size"]
+
+
+def id_mapped_layers(root, id_map):
+    """With a user namespace of many ids: the layers as detached mounts, id-mapped; else None.
+
+    Root inside is uid 100000 outside, and the layers stay root's: an
+    id-mapped copy of each shows them to the container as its own, as
+    Podman's and crun's do.  Layers owned by 100000 on the host would be
+    for whoever holds that id to rewrite, for every later run.  Made here,
+    in the host's user namespace, where the mapping's namespace is made.
+    """
+    if id_map is None or "layers" not in root:
+        return None
+    user_namespace = libns.user_namespace(*id_map)
+    try:
+        return [libns.clone_mount(layer, rootfs.LAYER_ATTRIBUTES, user_namespace)
+                for layer in root["layers"]]
+    except OSError as error:
+        raise OSError(error.errno, f"--userns: an id-mapped mount of the layers: {error.strerror}"
+                      " (it needs Linux 5.12 and a file system that can, such as ext4, xfs,"
+                      " btrfs or tmpfs, not overlayfs: put --cache or --rootfs there)") from None
+    finally:
+        os.close(user_namespace)
+

@@ -1,0 +1,53 @@
+"""confinement.py: what root inside may no longer do, as Docker confines it.
+
+Namespaces give the container its own copy of some kernel state; the rest
+of the kernel (its clock, its modules, its keyrings, the machine's /proc
+files) is still one for all, and root inside could change it.  Each layer
+here stops a kind of escape on its own, as Docker's do; the spec says
+which (process.capabilities, process.noNewPrivileges, linux.maskedPaths,
+linux.readonlyPaths, linux.seccomp), and `python3 escapes.py` inside shows
+what each one stops.
+"""
+import os
+
+import libns
+from runtime import seccomp
+
+
+def hide_paths(root, masked_paths, read_only_paths):
+    """The spec's masked and read-only paths, under the container's root.
+
+    /proc/kcore is the machine's memory, /proc/keys the kernel's keyrings,
+    /proc/sysrq-trigger reboots it and /proc/sys tunes it: none of them is
+    a namespace's.  Masked: /dev/null bound over a file, an empty read-only
+    tmpfs over a directory.  Read-only: bound on itself, then made read-only.
+    """
+    for path in masked_paths:
+        target = f"{root}{path}"
+        if os.path.isdir(target):
+            libns.mount("tmpfs", target, "tmpfs", libns.MS_RDONLY, "size=0")
+        elif os.path.exists(target):
+            libns.bind_mount("/dev/null", target)
+    for path in read_only_paths:
+        if os.path.exists(f"{root}{path}"):
+            libns.bind_mount(f"{root}{path}", f"{root}{path}", read_only=True)
+
+
+def confine(process, profile):
+    """Cut what root inside may do to the kernel, for PID 1 and all it starts.
+
+    Capabilities: what root may do at all (load a module, set the clock,
+    open files by handle).  no_new_privs: that no setuid program gets more.
+    The seccomp filter (`profile`, the spec's linux.seccomp): every call
+    Docker's profile does not name, those that reach kernel state no
+    namespace covers and every call newer than the profile, whatever the
+    capabilities.  A spec without capabilities (--privileged) keeps them all.
+    """
+    if "capabilities" in process:
+        libns.keep_only_capabilities({name[len("CAP_"):]
+                                      for name in process["capabilities"]["bounding"]})
+    if process["noNewPrivileges"]:
+        libns.set_no_new_privs()
+    if profile is not None:
+        libns.load_seccomp_filter(seccomp.compile(profile),
+                                  seccomp.describe(profile) if libns.tracing else ())

@@ -1,0 +1,250 @@
+"""rootfs.py: the container's root, its mounts and its /dev, then the switch to it.
+
+The steps of the spec's `root` and `mounts`, in the order the runtime takes
+them (runc: libcontainer/rootfs_linux.go; crun: src/libcrun/linux.c):
+
+  make_mounts_private()   nothing we mount reaches the host's namespace
+  open_bind_sources()     the host's side of each bind mount, opened first
+  build_root()            a tmpfs of the host's programs, a directory, or layers
+  mount_all()             /proc, /dev, /dev/pts, /dev/shm, /tmp, the volumes
+  make_devices()          a few of the host's devices, ptmx, /dev/fd
+  switch_root()           pivot_root, the old root detached
+
+Every mount happens in the child's own mount namespace: when it ends, the
+kernel takes them all away, and the host's mount table never changes.
+"""
+import errno
+import os
+import stat
+
+import libns
+
+# Where the root is built: a directory every system has.  The tmpfs mounted
+# on it exists only in the child's private mount namespace.
+BUILD_DIRECTORY = "/tmp"
+# An image's layers, as overlayfs takes them: read-only, and nodev, so that a
+# device node a layer holds opens nothing, whatever path reaches it.
+LAYER_ATTRIBUTES = libns.MOUNT_ATTR_RDONLY | libns.MOUNT_ATTR_NODEV
+# The options of a spec's mount that are flags of mount(2); the others are
+# its data, as mount(8) splits them.
+MOUNT_OPTIONS = {"ro": libns.MS_RDONLY, "nosuid": libns.MS_NOSUID, "nodev": libns.MS_NODEV,
+                 "noexec": libns.MS_NOEXEC, "rbind": libns.MS_BIND | libns.MS_REC}
+
+
+def make_mounts_private():
+    """Stop mount events from crossing into the host's mount namespace.
+
+    A new mount namespace is a copy of the host's, and a shared mount in it
+    still sends every mount made under it back to its peers, the host's:
+    MS_PRIVATE on every mount, recursively, cuts them apart.
+    """
+    libns.mount(None, "/", None, libns.MS_REC | libns.MS_PRIVATE)
+
+
+def open_bind_sources(mounts):
+    """The host's side of each bind mount, opened before the root is built over /tmp.
+
+    An O_PATH descriptor names the file itself, wherever the path later
+    leads: a source under /tmp stays reachable, and the bind mount takes it
+    from the descriptor (see mount_all).
+    """
+    return [os.open(mount["source"], os.O_PATH | os.O_CLOEXEC)
+            for mount in mounts if mount["type"] == "bind"]
+
+
+def build_root(root, layer_trees=None):
+    """The spec's `root`: the directory to switch to, made a mount point; returns its path.
+
+    One of: {"path": DIR}, a directory whose writes are its own (--rootfs-rw);
+    {"layers": [DIR, ...]}, read-only layers under overlayfs, topmost first
+    (--rootfs, --image); {"hostDirectories": [...]}, the host's programs.
+    `layer_trees`: the layers as detached mounts already (id-mapped ones).
+    """
+    if "path" in root:
+        return use_rootfs(root["path"])
+    if "layers" in root:
+        return make_overlay_root(layer_trees or [libns.clone_mount(layer, LAYER_ATTRIBUTES)
+                                                 for layer in root["layers"]])
+    return make_default_root(root["hostDirectories"])
+
+
+def make_default_root(host_directories):
+    """A fresh tmpfs with read-only bind mounts of the host's programs and /etc."""
+    root = BUILD_DIRECTORY
+    libns.mount("tmpfs", root, "tmpfs", libns.MS_NOSUID | libns.MS_NODEV, "mode=755")
+    for name in host_directories:
+        host_path, path = f"/{name}", f"{root}/{name}"
+        if os.path.islink(host_path):
+            # /bin -> usr/bin on merged-/usr systems: the link, not a copy.
+            os.symlink(os.readlink(host_path), path)
+        elif os.path.isdir(host_path):
+            os.mkdir(path)
+            # Read-only, submounts included (/etc/hosts under Docker is one):
+            # the container must not change the host's programs and settings.
+            libns.bind_mount(host_path, path, read_only=True, nodev=True)
+    for name in ("proc", "dev", "tmp"):
+        os.mkdir(f"{root}/{name}")
+    return root
+
+
+def use_rootfs(rootfs):
+    """--rootfs-rw: an unpacked image as the root, writable: a bind mount of it.
+
+    A bind mount, so that it is a mount point, as pivot_root needs.  nodev:
+    a device node in an image (or made inside with mknod) must not open a
+    device of the host, such as its disk.
+    """
+    libns.bind_mount(rootfs, rootfs, nodev=True)
+    return rootfs
+
+
+def make_overlay_root(trees):
+    """An image's layers as one read-only tree, under a writable layer of the container's own.
+
+    overlayfs shows the union of the lower directories (the layers, topmost
+    first), and sends every write to the upper one: a changed file is first
+    copied up whole, a deleted one is hidden by a whiteout there.  The
+    upper directory is in a tmpfs of this mount namespace, so what the
+    container writes is gone when it ends, and the image, which others may
+    run at the same time, is never changed.  The layers come as detached
+    mounts (`trees`, libns.clone_mount), made before this tmpfs covered
+    BUILD_DIRECTORY, where they may lie; each is put in it, as overlayfs
+    takes its layers from this mount namespace only.  `userxattr`: the
+    layers mark their opaque directories with user.overlay.* xattrs (see
+    image.py).  nodev, as in use_rootfs.
+    """
+    scratch = BUILD_DIRECTORY
+    libns.mount("tmpfs", scratch, "tmpfs", libns.MS_NOSUID | libns.MS_NODEV, "mode=755")
+    for name in ("upper", "work", "root", "layers"):
+        os.mkdir(f"{scratch}/{name}")
+    for number, tree in enumerate(trees):
+        os.mkdir(f"{scratch}/layers/{number}")
+        libns.move_mount(tree, f"{scratch}/layers/{number}")
+        os.close(tree)
+    lowerdir = ":".join(f"{scratch}/layers/{number}" for number in range(len(trees)))
+    libns.mount("overlay", f"{scratch}/root", "overlay", libns.MS_NODEV,
+                f"lowerdir={lowerdir},upperdir={scratch}/upper,workdir={scratch}/work,userxattr")
+    root = f"{scratch}/root"
+    for name in ("proc", "dev", "tmp"):
+        os.close(open_mount_point(root, f"/{name}", directory=True, create=True,
+                                  what=f"the image's /{name}"))
+    return root
+
+
+def open_mount_point(root, inside, directory, create, what):
+    """An O_PATH descriptor of `inside` under `root`, made if missing and `create`.
+
+    The kernel follows a link in a mount's target, and a link in an image
+    may point anywhere on the host: a mount on it would land outside the
+    image, and a directory made through it would be made on the host.  A
+    check of the path first, then a mkdir or mount by the path, could be
+    raced by whoever may change the tree meanwhile (the owner of a
+    --rootfs-rw directory swaps a directory for a link).  So each part is
+    opened from the descriptor of the one before, with O_NOFOLLOW, and a
+    missing one made there (mkdirat): no link is ever followed, and the
+    mount goes onto the descriptor (see libns.bind_mount_between).
+    """
+    descriptor = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    parts = [part for part in inside.split("/") if part]
+    try:
+        for number, part in enumerate(parts, 1):
+            last = number == len(parts)
+            try:
+                following = os.open(part, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                    dir_fd=descriptor)
+            except FileNotFoundError:
+                if not create:
+                    raise OSError(errno.ENOENT, f"{what}: {inside} is not in the root to"
+                                  " mount on; make it first") from None
+                if not last or directory:
+                    os.mkdir(part, 0o755, dir_fd=descriptor)
+                else:
+                    os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                                     | os.O_CLOEXEC, 0o644, dir_fd=descriptor))
+                following = os.open(part, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                    dir_fd=descriptor)
+            if stat.S_ISLNK(os.fstat(following).st_mode):
+                link = os.readlink(part, dir_fd=descriptor)
+                os.close(following)
+                where = "/" + "/".join(parts[:number])
+                raise OSError(errno.ELOOP, f"{what}: {where} is a symbolic link (to {link}):"
+                              " a mount on it would land outside the image")
+            os.close(descriptor)
+            descriptor = following
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
+def mount_all(root, mounts, bind_sources, writable_root):
+    """The spec's `mounts`, in order, under `root`; each bind source's descriptor closed.
+
+    A file system (proc, tmpfs, devpts) goes on its mount point by path:
+    /proc, /dev and /tmp are checked before start, or made by
+    make_overlay_root, and the others lie in a tmpfs of ours (/dev/pts).
+    A bind mount (--volume) goes from descriptor to descriptor (see
+    open_mount_point); its mount point is made only in a root whose
+    writes are the container's own, not a --rootfs-rw directory's.
+    """
+    sources = iter(bind_sources)
+    for mount in mounts:
+        flags = sum(MOUNT_OPTIONS.get(option, 0) for option in mount["options"])
+        data = ",".join(option for option in mount["options"] if option not in MOUNT_OPTIONS
+                        and option != "rw")
+        if mount["type"] == "bind":
+            # Named as the user gave it: HOST:CONTAINER, and :ro.
+            what = (f"--volume {mount['source']}:{mount['destination']}"
+                    f"{':ro' if flags & libns.MS_RDONLY else ''}")
+            mount_volume(root, mount["destination"], next(sources), flags, not writable_root,
+                         what)
+            continue
+        target = f"{root}{mount['destination']}"
+        if not os.path.isdir(target):
+            os.mkdir(target)
+        libns.mount(mount["source"], target, mount["type"], flags, data)
+
+
+def mount_volume(root, inside, source_fd, flags, create, what):
+    """A bind mount of the host's file or directory at `source_fd` onto `inside`."""
+    try:
+        target_fd = open_mount_point(root, inside, stat.S_ISDIR(os.fstat(source_fd).st_mode),
+                                     create, what)
+        try:
+            libns.bind_mount_between(source_fd, target_fd, read_only=bool(flags & libns.MS_RDONLY),
+                                     nodev=bool(flags & libns.MS_NODEV))
+        finally:
+            os.close(target_fd)
+    finally:
+        os.close(source_fd)
+
+
+def make_devices(root, devices):
+    """The spec's devices in the container's /dev, and the links every /dev has.
+
+    Bind mounts of the host's devices, not mknod(2): a user namespace may not
+    create device nodes, and a bind mount works for root too.  /dev/ptmx is
+    the container's own devpts instance's, so its terminals are its own.
+    """
+    dev = f"{root}/dev"
+    for device in devices:
+        if os.path.exists(device["path"]):
+            open(f"{root}{device['path']}", "w").close()
+            libns.bind_mount(device["path"], f"{root}{device['path']}")
+    os.symlink("pts/ptmx", f"{dev}/ptmx")
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"{dev}/{name}")
+
+
+def switch_root(root):
+    """Make `root` the root of this mount namespace, and detach the old one.
+
+    pivot_root(".", ".") puts the old root on top of the new one; the
+    umount2 with MNT_DETACH then removes it from the namespace at once.
+    After that, no path leads back to the host's files.
+    """
+    os.chdir(root)
+    libns.pivot_root(".", ".")
+    libns.umount2(".", libns.MNT_DETACH)
+    os.chdir("/")

@@ -9,15 +9,15 @@ because nothing else is left in its namespace.
 What it does, on top of the pid stage:
 - CLONE_NEWCGROUP: /proc/self/cgroup shows the child's cgroup as "/".
 - the time namespace, so that `cat /proc/uptime` starts near zero.  Its flag
-  cannot go through clone() (see start_clocks_near_zero below).
+  cannot go through clone() (see runtime/init.py).
 - a new root: a fresh tmpfs holding read-only bind mounts of the host's
   /usr, /bin, /sbin, /lib, /lib64 and /etc (those that exist), a fresh /proc,
   a minimal /dev, a tmpfs /tmp; or an image: with --image, the layers of one
   that `docker save` wrote (see image.py), with --rootfs, an unpacked one
   (for example from `docker export`), both read-only under overlayfs with a
-  throwaway layer on top for the container's writes (make_overlay_root).
-- a small init as PID 1 (see init below), which runs the command as PID 2.
-- a terminal of its own when stdin is a terminal (-t, see terminal.py), as
+  throwaway layer on top for the container's writes (runtime/rootfs.py).
+- a small init as PID 1 (runtime/init.py), which runs the command as PID 2.
+- a terminal of its own when stdin is a terminal (-t, see runtime/terminal.py), as
   `docker run -it` gives: job control, `tty`, the window size.
 - as an ordinary user, a user namespace, as in every stage.
 

@@ -278,6 +278,9 @@ def root_starts(python, runs, env):
         subprocess.run(image_run + ["/bin/true"], check=True, env=env)  # unpacked once
         return time_commands({
             "container.py (the host's programs)": tool + ["true"],
+            # The same, in a cgroup of its own with three limits: the cost of a limit.
+            "container.py --memory --pids-limit --cpus": tool + [
+                "--memory", "64m", "--pids-limit", "100", "--cpus", "1", "true"],
             "container.py --rootfs-rw DIR": tool + ["--rootfs-rw", str(rootfs), "/bin/true"],
             "container.py --rootfs DIR (overlayfs)": tool + ["--rootfs", str(rootfs),
                                                               "/bin/true"],

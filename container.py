@@ -36,6 +36,7 @@ Try:    python3 container.py mount                 (only the container's own)
 """
 import json
 import os
+import re
 import signal
 import sys
 
@@ -64,14 +65,17 @@ DOCKER_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NE
 # masked paths (hidden behind /dev/null or an empty tmpfs) and read-only
 # ones.  /proc/interrupts and the timers' lists tell what other tenants of
 # the machine do, and when (a side channel, GHSA-6fw5-f8r9-fgfm); kcore is
-# its memory, keys its keyrings.
+# its memory, keys its keyrings; /sys (with limits) shows the firmware's
+# tables and the power meters (a side channel, CVE-2020-8694).
 MASKED_PATHS = ("/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
                 "/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list",
-                "/proc/timer_stats")
+                "/proc/timer_stats", "/sys/firmware", "/sys/devices/virtual/powercap")
 READ_ONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 # Docker's sizes for the tmpfs on /dev (65536k) and /dev/shm (--shm-size's
 # default): without one, each may fill half the machine's memory.
 DEV_SIZE = SHM_SIZE = "64m"
+# --cpus: the quota is given for each period of 100 ms, as Docker's.
+CPU_PERIOD = 100000
 # --userns: the ids outside that root's user namespace maps ids 0 to 65535 to.
 USERNS_RANGE = (100000, 100000, 65536)
 # The namespaces of every container (config.json's names), as the pid
@@ -113,6 +117,13 @@ OPTIONS = (
     ("--subnet", "CIDR", "10.200.0.0/16", "where --net veth takes each container's /30"),
     ("--hostname", "NAME", None, "the container's hostname (default: the image's, or"
      " container)"),
+    ("--memory", "SIZE", None, "at most this much memory (64m, 1g: b, k, m, g), or the OOM"
+     " killer ends the command: 137, as docker run --memory"),
+    ("--memory-swap", "SIZE", None, "memory and swap together (-1: swap unlimited; default:"
+     " twice --memory)"),
+    ("--pids-limit", "N", None, "at most N processes and threads: the next fork fails with"
+     " EAGAIN"),
+    ("--cpus", "N", None, "at most N CPUs' worth of time (1.5, 0.2), as a quota every 100 ms"),
 )
 USAGE = " ".join(f"[{name}{' ' + value if value else ''}]{'...' if default == [] else ''}"
                  for name, value, default, _ in OPTIONS) + " [--] [COMMAND [ARG...]]"
@@ -214,6 +225,60 @@ def open_image(path, argv, cache, inspect):
 
 
 
+def size_in_bytes(option, text):
+    """64m as 67108864: docker run's sizes, b, k, m, g, t (powers of 1024), case and b aside."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?) ?([kmgt]?)i?b?", text, re.IGNORECASE)
+    if not match:
+        raise ValueError(f"{option} {text}: give a size, such as 64m or 1.5g")
+    number, unit = match.groups()
+    return int(float(number) * 1024 ** " kmgt".index(unit.lower() or " "))
+
+
+def resources_of(options):
+    """The limits, as the spec's linux.resources, checked as docker run checks them; or None."""
+    resources = {}
+    if options["--memory"] is not None:
+        limit = size_in_bytes("--memory", options["--memory"])
+        if limit < 6 * 1024 * 1024:
+            raise ValueError(f"--memory {options['--memory']}: the least is 6m, as Docker's")
+        resources["memory"] = {"limit": limit, "swap": 2 * limit}  # Docker's default
+    if options["--memory-swap"] is not None:
+        if "memory" not in resources:
+            raise ValueError("--memory-swap: give --memory too; the swap is counted with it")
+        swap = options["--memory-swap"]
+        swap = -1 if swap == "-1" else size_in_bytes("--memory-swap", swap)
+        if 0 <= swap < resources["memory"]["limit"]:
+            raise ValueError(f"--memory-swap {options['--memory-swap']}: it counts the memory"
+                             " too, so it is at least --memory")
+        resources["memory"]["swap"] = swap
+    if options["--pids-limit"] is not None:
+        text = options["--pids-limit"]
+        if not text.lstrip("-").isdigit():
+            raise ValueError(f"--pids-limit {text}: give a number of processes")
+        if int(text) > 0:  # 0 and -1: no limit, as docker run
+            resources["pids"] = {"limit": int(text)}
+    if options["--cpus"] is not None:
+        text = options["--cpus"]
+        try:
+            cpus = float(text)
+        except ValueError:
+            cpus = 0
+        if not 0.01 <= cpus <= os.cpu_count():
+            raise ValueError(f"--cpus {text}: from 0.01 to {os.cpu_count()}, the CPUs here")
+        resources["cpu"] = {"quota": round(cpus * CPU_PERIOD), "period": CPU_PERIOD}
+    return resources or None
+
+
+# With limits: /sys, and the container's own cgroups in it, read-only, as
+# docker run has them; the runtime mounts cgroup v1 or v2, the one in use.
+CGROUP_MOUNTS = [
+    {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+     "options": ["nosuid", "noexec", "nodev", "ro"]},
+    {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+     "options": ["nosuid", "noexec", "nodev", "ro"]},
+]
+
+
 def check_rootfs(rootfs, argv):
     """Refuse `rootfs` as the root of a container, with why, unless it can be one.
 
@@ -299,6 +364,9 @@ def build_spec(options, argv):
         {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
          "options": ["nosuid", "nodev", "mode=1777"]},
     ]
+    resources = resources_of(options)
+    if resources:
+        mounts += CGROUP_MOUNTS
     for volume in options["--volume"]:
         try:
             mounts.append(volume_mount(volume, rootfs, writable))
@@ -362,6 +430,10 @@ def build_spec(options, argv):
         linux["gidMappings"] = [{"containerID": 0, "hostID": gid, "size": size}]
     if not privileged:
         linux["seccomp"] = seccomp.docker_profile(kept)  # read before the host's files are gone
+    if resources:
+        # Relative: below the tool's own cgroup, in each tree (see runtime/cgroups.py).
+        linux["resources"] = resources
+        linux["cgroupsPath"] = f"{runtime.cgroups.PREFIX}{os.getpid()}"
     spec = {"ociVersion": "1.0.2", "process": process, "root": root, "hostname": hostname,
             "mounts": mounts, "linux": linux}
     if network:
@@ -378,7 +450,12 @@ def main():
     if options["--spec"]:
         libns.write_stdout(json.dumps(spec, indent=2) + "\n")
         libns.exit(0)
-    libns.exit(runtime.run(spec))
+    state = runtime.run(spec)
+    if state["OOMKilled"]:
+        # Whoever the OOM killer chose, the command or PID 1: 137, as docker run says it.
+        libns.write_stderr(f"container.py: killed: out of memory, --memory {options['--memory']}")
+        libns.exit(137)
+    libns.exit(state["ExitCode"])
 
 
 if __name__ == "__main__":

@@ -226,12 +226,78 @@ def check_c_cgroup(program):
         shutil.rmtree(folder)
 
 
+FORK_UNTIL_REFUSED = """
+import errno, os, signal
+children, said = [], "no refusal"
+while len(children) < 40:  # far past 20, and never a fork bomb of the machine
+    try:
+        pid = os.fork()
+    except OSError as error:
+        said = errno.errorcode[error.errno]
+        break
+    if pid == 0:
+        signal.pause()
+    children.append(pid)
+print(len(children), said)
+for pid in children:
+    os.kill(pid, signal.SIGKILL)
+"""
+
+
+def own_pids_cgroup():
+    """The directory of our own cgroup in the pids controller's tree (v1), or v2's one tree."""
+    with open("/proc/self/cgroup") as own:
+        lines = [line.rstrip("\n").split(":", 2) for line in own]
+    v1 = [path for _, controllers, path in lines if "pids" in controllers.split(",")]
+    if v1:
+        return "/sys/fs/cgroup/pids" + v1[0].rstrip("/")
+    return "/sys/fs/cgroup" + [path for _, kinds, path in lines if kinds == ""][0].rstrip("/")
+
+
+def cgroups_below(directory):
+    return {name for name in os.listdir(directory) if os.path.isdir(f"{directory}/{name}")}
+
+
+def check_pids_limit(stage):
+    """Exercise 13: a cgroup by hand, pids.max 20."""
+    if os.geteuid() != 0:
+        yield False, "run it as root: sudo python3 exercises/check.py 13 (a cgroup is root's)", None
+        return
+    parent = own_pids_cgroup()
+    before = cgroups_below(parent)
+    result = run(stage, "cat", "/proc/self/cgroup")
+    yield result.status == 0, "the stage runs a command and exits with its status", result
+    inside = [line.split(":", 2)[2] for line in result.stdout.splitlines()
+              if "pids" in line.split(":")[1].split(",") or line.startswith("0::")]
+    ours = parent[len("/sys/fs/cgroup/pids" if "/pids" in parent else "/sys/fs/cgroup"):] or "/"
+    below = bool(inside) and inside[0] != ours and inside[0].startswith(ours.rstrip("/") + "/")
+    yield below, ("the command is in a cgroup of its own, below the tool's"
+                  + ("" if below or not inside else f" (it is in {inside[0]}, the tool's own"
+                     " one; hint: write the child's pid to cgroup.procs in prepare=)")), None
+    result = run(stage, sys.executable, "-c", FORK_UNTIL_REFUSED)
+    forked, _, then = result.stdout.strip().partition(" ")
+    yield (result.stdout == "19 EAGAIN\n",
+           "the command and 19 children fit in pids.max 20, and the next fork fails with EAGAIN"
+           + ("" if result.stdout == "19 EAGAIN\n" or not forked else
+              f" (it forked {forked}, then: {then})"), result)
+    left = cgroups_below(parent) - before
+    yield not left, ("the cgroup is gone when the stage ends"
+                     + (f" ({', '.join(sorted(left))} is left; hint: libns.at_exit)"
+                        if left else "")), None
+    for name in left:  # the machine is not the place to keep a mistake
+        try:
+            os.rmdir(f"{parent}/{name}")
+        except OSError:
+            pass
+
+
 EXERCISES = {
     2: ("net_lo.py", check_net_lo),
     6: ("pid_no_proc.py", check_pid_no_proc),
     7: ("pid_init.py", check_pid_init),
     9: ("cgroup_stage.py", check_cgroup_stage),
     11: ("cgroup.c", check_c_cgroup),
+    13: ("pids_limit.py", check_pids_limit),
 }
 
 

@@ -10,6 +10,7 @@ concern:
   rootfs.py       the root, its mounts and /dev, pivot_root
   confinement.py  capabilities, no_new_privs, masked paths, seccomp
   seccomp.py      Docker's profile, compiled to the kernel's BPF
+  cgroups.py      the limits: a cgroup of the container's own, v1 or v2
   network.py      the veth pair of --net veth
   terminal.py     a terminal of the container's own (-t)
   init.py         PID 1, the clocks, the command's user
@@ -17,59 +18,77 @@ concern:
 The spec is plain data (dicts, lists, strings), and reads as config.json
 does: process (args, env, cwd, user, terminal, capabilities,
 noNewPrivileges), root, hostname, mounts, linux (namespaces, uidMappings,
-gidMappings, devices, maskedPaths, readonlyPaths, seccomp).  Two fields say
-more than config.json: `root` may be layers (what containerd mounts before
-runc starts) or the host's programs, and `network.veth` is what a network
-driver sets up around runc.
+gidMappings, devices, maskedPaths, readonlyPaths, seccomp, resources,
+cgroupsPath).  Two fields say more than config.json: `root` may be layers
+(what containerd mounts before runc starts) or the host's programs, and
+`network.veth` is what a network driver sets up around runc.
 """
 import os
 import signal
 
 import libns
-from runtime import confinement, init, network, rootfs, terminal
+from runtime import cgroups, confinement, init, network, rootfs, terminal
 
 # The spec's names of namespaces (config.json's linux.namespaces[].type),
-# as libns.NAMESPACES names their /proc/PID/ns files.  The time namespace is
-# not in clone's flags: init.start_clocks_near_zero() enters it.
+# as libns.NAMESPACES names their /proc/PID/ns files.  Two are not in
+# clone's flags: the cgroup namespace is entered once the cgroup is joined,
+# the time namespace by init.start_clocks_near_zero().
 NAMESPACE_FILES = {"network": "net", "mount": "mnt", "uts": "uts", "ipc": "ipc", "pid": "pid",
                    "user": "user", "cgroup": "cgroup", "time": "time"}
 
 
 def run(spec):
-    """Start the container that `spec` describes, wait for it; return its returncode.
+    """Start the container that `spec` describes, wait for it; return its state.
 
     The parent's side, as `runc run` is: the clone flags from the spec's
-    namespaces, the id maps of its user namespace, the veth pair's host
-    end, the terminal's relay, and the wait.  A failure in the child's
-    steps comes back as libns.ChildError, with its status.
+    namespaces, the id maps of its user namespace, the cgroup with its
+    limits, the veth pair's host end, the terminal's relay, and the wait.
+    A failure in the child's steps comes back as libns.ChildError, with
+    its status.  The state, as `docker inspect` shows it: {"ExitCode": the
+    returncode (-N for signal N), "OOMKilled": whether the memory limit
+    killed a process}.
     """
     kinds = {namespace["type"] for namespace in spec["linux"]["namespaces"]}
     clone_flags = libns.SIGCHLD
     for name, _, flag, _ in libns.NAMESPACES:
-        if name != "time" and any(NAMESPACE_FILES[kind] == name for kind in kinds):
+        if name not in ("time", "cgroup") and any(NAMESPACE_FILES[kind] == name for kind in kinds):
             clone_flags |= flag
     id_map = id_map_of(spec["linux"])
     layer_trees = id_mapped_layers(spec["root"], id_map)
+    resources = spec["linux"].get("resources")
+    cgroup = cgroups.Cgroup(spec["linux"]["cgroupsPath"], resources) if resources else None
+    if cgroup is not None:
+        libns.at_exit(cgroup.remove)  # on every way out, a failure included
     with_terminal = spec["process"]["terminal"]
     tool_end, init_end = terminal.channel() if with_terminal else (None, None)
     pair = spec.get("network", {}).get("veth")
 
     def child_exec(argv):
-        create(spec, layer_trees, init_end)
+        create(spec, layer_trees, init_end, cgroup)
+
+    def prepare(pid):
+        """While the child waits for "go": its cgroup, before it runs a line; the veth pair."""
+        if cgroup is not None:
+            cgroup.join(pid)
+        if pair:
+            network.connect(pid, pair)
 
     if with_terminal:
         libns.hold_signals(also=(signal.SIGWINCH,))  # for the window's size
     child_stack = libns.map_stack()
-    prepare = (lambda pid: network.connect(pid, pair)) if pair else None
     pid = libns.clone(child_exec, child_stack, clone_flags, spec["process"]["args"],
                       id_map=id_map, prepare=prepare)
-    if not with_terminal:
-        return libns.waitpid(pid)
-    init_end.close()
-    return terminal.relay(tool_end, lambda resize: libns.waitpid(pid, on_signal=resize))
+    if with_terminal:
+        init_end.close()
+        returncode = terminal.relay(tool_end,
+                                    lambda resize: libns.waitpid(pid, on_signal=resize))
+    else:
+        returncode = libns.waitpid(pid)
+    # As `docker inspect` tells it: how it ended, and whether for memory.
+    return {"ExitCode": returncode, "OOMKilled": bool(cgroup and cgroup.oom_kills())}
 
 
-def create(spec, layer_trees, init_end):
+def create(spec, layer_trees, init_end, cgroup=None):
     """The child's steps, from a copy of the host's mount table to PID 1; never returns.
 
     Each is one named function, in the order runc's init takes them: the
@@ -78,10 +97,15 @@ def create(spec, layer_trees, init_end):
     as it would refuse the calls of the steps before it.
     """
     process, linux = spec["process"], spec["linux"]
+    if any(namespace["type"] == "cgroup" for namespace in linux["namespaces"]):
+        # After the cgroup is joined (see run), so that the container's
+        # cgroup is the root of what it sees: /proc/self/cgroup says "0::/".
+        libns.unshare(libns.CLONE_NEWCGROUP)
     rootfs.make_mounts_private()
     bind_sources = rootfs.open_bind_sources(spec["mounts"])
     root = rootfs.build_root(spec["root"], layer_trees)
-    rootfs.mount_all(root, spec["mounts"], bind_sources, writable_root="path" in spec["root"])
+    rootfs.mount_all(root, spec["mounts"], bind_sources, writable_root="path" in spec["root"],
+                     cgroup=cgroup)
     rootfs.make_devices(root, linux["devices"])
     confinement.hide_paths(root, linux["maskedPaths"], linux["readonlyPaths"])
     libns.sethostname(spec["hostname"])

@@ -18,6 +18,7 @@ import os
 import stat
 
 import libns
+from runtime import cgroups
 
 # Where the root is built: a directory every system has.  The tmpfs mounted
 # on it exists only in the child's private mount namespace.
@@ -177,32 +178,42 @@ def open_mount_point(root, inside, directory, create, what):
     return descriptor
 
 
-def mount_all(root, mounts, bind_sources, writable_root):
+def mount_all(root, mounts, bind_sources, writable_root, cgroup=None):
     """The spec's `mounts`, in order, under `root`; each bind source's descriptor closed.
 
-    A file system (proc, tmpfs, devpts) goes on its mount point by path:
-    /proc, /dev and /tmp are checked before start, or made by
-    make_overlay_root, and the others lie in a tmpfs of ours (/dev/pts).
-    A bind mount (--volume) goes from descriptor to descriptor (see
-    open_mount_point); its mount point is made only in a root whose
-    writes are the container's own, not a --rootfs-rw directory's.
+    A file system (proc, tmpfs, sysfs, cgroup) goes on its mount point by
+    path.  One inside an earlier mount of ours (/dev/pts in /dev's tmpfs)
+    is made there; any other is reached without following a link, and
+    made only in a root whose writes are the container's own, not a
+    --rootfs-rw directory's (see open_mount_point).  A cgroup mount shows
+    `cgroup`, the container's (see cgroups.py).
+    A bind mount (--volume) goes from descriptor to descriptor.
     """
     sources = iter(bind_sources)
+    ours = []
     for mount in mounts:
+        destination = mount["destination"]
         flags = sum(MOUNT_OPTIONS.get(option, 0) for option in mount["options"])
         data = ",".join(option for option in mount["options"] if option not in MOUNT_OPTIONS
                         and option != "rw")
         if mount["type"] == "bind":
             # Named as the user gave it: HOST:CONTAINER, and :ro.
-            what = (f"--volume {mount['source']}:{mount['destination']}"
+            what = (f"--volume {mount['source']}:{destination}"
                     f"{':ro' if flags & libns.MS_RDONLY else ''}")
-            mount_volume(root, mount["destination"], next(sources), flags, not writable_root,
-                         what)
+            mount_volume(root, destination, next(sources), flags, not writable_root, what)
             continue
-        target = f"{root}{mount['destination']}"
-        if not os.path.isdir(target):
-            os.mkdir(target)
-        libns.mount(mount["source"], target, mount["type"], flags, data)
+        target = f"{root}{destination}"
+        if any(destination.startswith(f"{place}/") for place in ours):
+            if not os.path.isdir(target):
+                os.mkdir(target)
+        else:
+            os.close(open_mount_point(root, destination, directory=True,
+                                      create=not writable_root, what=f"mount {mount['type']}"))
+        if mount["type"] == "cgroup":
+            cgroups.mount_inside(target, flags, cgroup)
+        else:
+            libns.mount(mount["source"], target, mount["type"], flags, data)
+        ours.append(destination)
 
 
 def mount_volume(root, inside, source_fd, flags, create, what):

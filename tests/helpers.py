@@ -227,13 +227,33 @@ def our_queues():
     return sorted(line.split()[1] for line in lines if line.split()[2] == OUR_QUEUE_MODE[1:])
 
 
+def cgroups_left_behind():
+    """The container cgroups below our own whose tool is gone: a leak of ours.
+
+    Named containers-do-not-exist.PID after the tool (runtime/cgroups.py);
+    another user's container, whose tool still runs, is not counted.
+    """
+    from runtime import cgroups
+    left = []
+    parents = {cgroups._directory(mount, cgroups.own_cgroups().get(controller, "/"))
+               for controller, mount in [("", cgroups.mounts()["v2"]),
+                                         *cgroups.mounts()["v1"].items()] if mount}
+    for parent in sorted(filter(None, parents)):
+        for name in os.listdir(parent) if os.path.isdir(parent) else []:
+            pid = name[len(cgroups.PREFIX):].split(".")[0]
+            if name.startswith(cgroups.PREFIX) and not os.path.exists(f"/proc/{pid}"):
+                left.append(f"{parent}/{name}")
+    return left
+
+
 def host_state():
     """What no stage may change, as far as our own tools could change it.
 
     The hostname, if it became one our tools set; the mounts at the places
     our tools mount on; the /proc we see; the message queues our tests make;
-    the interfaces.  Another user of the machine who makes a queue or a
-    mount elsewhere meanwhile does not fail the suite; any leak of ours does.
+    the interfaces; the cgroups our tools leave behind.  Another user of the
+    machine who makes a queue or a mount elsewhere meanwhile does not fail
+    the suite; any leak of ours does.
     """
     hostname = read("/proc/sys/kernel/hostname").strip()
     return {
@@ -243,6 +263,7 @@ def host_state():
         "proc": os.stat("/proc/self").st_dev,
         "queues": our_queues(),
         "interfaces": interfaces(read("/proc/net/dev")),
+        "cgroups": cgroups_left_behind(),
     }
 
 

@@ -13,7 +13,7 @@ from helpers import ROOT, run_as_nobody, stage_env
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
 STARTERS = {2: "net_lo.py", 6: "pid_no_proc.py", 7: "pid_init.py", 9: "cgroup_stage.py",
-            11: "cgroup.c"}
+            11: "cgroup.c", 13: "pids_limit.py"}
 CHECK_TIMEOUT = 120  # the PID-1 trap check waits for a SIGTERM that cannot work
 
 
@@ -41,8 +41,8 @@ def test_starting_file_still_misses_something(number):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    ([], "usage: check.py N [FILE], where N is one of 2, 6, 7, 9, 11\n"),
-    (["3"], "usage: check.py N [FILE], where N is one of 2, 6, 7, 9, 11\n"),
+    ([], "usage: check.py N [FILE], where N is one of 2, 6, 7, 9, 11, 13\n"),
+    (["3"], "usage: check.py N [FILE], where N is one of 2, 6, 7, 9, 11, 13\n"),
     (["2", "/no/such.py"], "check.py: /no/such.py: no such file; write it first"
                            " (see EXERCISES.md)\n"),
 ])

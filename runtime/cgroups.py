@@ -1,0 +1,321 @@
+"""cgroups.py: how much the container may use, in a cgroup of its own.
+
+Namespaces decide what a process may see; cgroups, how much it may use.  A
+cgroup is a directory in the cgroup file system, a limit is a file in it,
+and a process joins it when its pid is written to the directory's
+cgroup.procs: from then on, it and every child it makes are counted there,
+and the kernel refuses (a fork past pids.max), throttles (cpu past its
+quota) or kills (memory past its limit, the OOM killer) at the limit.
+
+Two versions of the file system are in use.  cgroup v2, on every current
+distribution, is one tree, in which each directory has the files of every
+controller its parent enabled for it in cgroup.subtree_control.  cgroup
+v1 has one tree per controller (memory, pids, cpu, ...), each with files
+of its own names.  The same limits, by each one's names:
+
+  spec (linux.resources)  cgroup v2             cgroup v1
+  memory.limit            memory.max            memory/memory.limit_in_bytes
+  memory.swap (+memory)   memory.swap.max       memory/memory.memsw.limit_in_bytes
+  pids.limit              pids.max              pids/pids.max
+  cpu.quota, cpu.period   cpu.max "QUOTA PERIOD"  cpu/cpu.cfs_quota_us, cpu.cfs_period_us
+
+The container's cgroup is made below the tool's own, in every tree it
+needs, so that any limit above (a user's session, a CI job) still holds,
+and it is named after the tool's pid (containers-do-not-exist.PID): a later
+start removes what a tool that was killed left behind.
+"""
+import errno
+import os
+import time
+
+import libns
+
+PREFIX = "containers-do-not-exist."
+# The files each limit is written to, by version; v1's name their tree.
+FILES = {
+    "v2": {"memory": "memory.max", "swap": "memory.swap.max", "pids": "pids.max",
+           "cpu": "cpu.max"},
+    "v1": {"memory": "memory/memory.limit_in_bytes", "swap": "memory/memory.memsw.limit_in_bytes",
+           "pids": "pids/pids.max", "period": "cpu/cpu.cfs_period_us",
+           "quota": "cpu/cpu.cfs_quota_us"},
+}
+
+
+def mounts():
+    """Where the cgroup trees are: {"v2": (point, root), "v1": {controller: (point, root)}, ...}.
+
+    "v2" is None without a cgroup2 mount; "v1 trees" maps each v1 mount
+    point to its controllers (memory; or cpu and cpuacct in one tree).
+
+    From /proc/self/mountinfo, whose root field is the cgroup the mount
+    shows at its top (not "/" inside a container of someone else's).
+    """
+    found = {"v2": None, "v1": {}, "v1 trees": {}}
+    with open("/proc/self/mountinfo") as mountinfo:
+        for line in mountinfo:
+            fields = line.split()
+            separator = fields.index("-")
+            fstype, options = fields[separator + 1], fields[separator + 3].split(",")
+            if fstype == "cgroup2" and found["v2"] is None:
+                found["v2"] = (fields[4], fields[3])
+            elif fstype == "cgroup":
+                controllers = [option for option in options if option not in ("rw", "ro")]
+                for controller in controllers:
+                    found["v1"].setdefault(controller, (fields[4], fields[3]))
+                found["v1 trees"][fields[4]] = controllers
+    return found
+
+
+def own_cgroups():
+    """{"" for v2, or each v1 controller: the tool's own cgroup, as /proc/self/cgroup says it}."""
+    cgroups = {}
+    with open("/proc/self/cgroup") as own:
+        for line in own:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            for controller in controllers.split(",") if controllers else [""]:
+                cgroups[controller] = path
+    return cgroups
+
+
+def _directory(mount, path):
+    """The directory of cgroup `path` in the tree mounted at `mount` (point, root)."""
+    point, root = mount
+    if root != "/" and not (path + "/").startswith(root.rstrip("/") + "/"):
+        return None  # the tree shows only a part where our cgroup is not
+    return point + path[len(root.rstrip("/")):] if root != "/" else point + path.rstrip("/")
+
+
+def version_for(controllers):
+    """"v2" when cgroup v2 has every controller the limits need, else "v1" if its trees have them.
+
+    A machine may have both: here the v1 trees hold memory, pids and cpu,
+    and the v2 tree holds only what no v1 tree took (hugetlb).
+    """
+    found, own = mounts(), own_cgroups()
+    if found["v2"] is not None and "" in own:
+        directory = _directory(found["v2"], own[""])
+        try:
+            with open(f"{directory}/cgroup.controllers") as available:
+                if set(controllers) <= set(available.read().split()):
+                    return "v2"
+        except (OSError, TypeError):
+            pass
+    if all(controller in found["v1"] and controller in own for controller in controllers):
+        return "v1"
+    missing = sorted(set(controllers) - set(found["v1"]))
+    raise OSError(errno.EOPNOTSUPP, f"this machine's cgroups have no {', '.join(missing)}"
+                  " controller, in v2 nor in v1: no limit of it can be set")
+
+
+def controllers_for(resources):
+    """The controllers the spec's limits need: memory, pids, cpu."""
+    return sorted(kind for kind in ("memory", "pids", "cpu") if kind in resources)
+
+
+class Cgroup:
+    """The container's cgroup: one directory in v2, or one in each v1 tree it needs.
+
+    Made with the limits already written, before any process of the
+    container joins it (join), so that nothing runs unlimited.
+    """
+
+    def __init__(self, name, resources):
+        self.resources = resources
+        controllers = controllers_for(resources)
+        self.version = version_for(controllers)
+        found, own = mounts(), own_cgroups()
+        if self.version == "v2":
+            parent = _directory(found["v2"], own[""])
+            self.parents = {"": parent}
+        else:
+            self.parents = {controller: _directory(found["v1"][controller], own[controller])
+                            for controller in controllers}
+        # v1's trees by the controllers they hold ("cpu,cpuacct"), for mount_inside.
+        self.trees = sorted({",".join(found["v1 trees"][found["v1"][controller][0]])
+                             for controller in controllers}) if self.version == "v1" else []
+        self.directories = {controller: f"{parent}/{name}"
+                            for controller, parent in self.parents.items()}
+        remove_left_behind(self.parents.values())
+        if self.version == "v2":
+            enable_controllers(self.parents[""], controllers)
+        made = []
+        try:
+            for directory in self.directories.values():
+                os.mkdir(directory)
+                made.append(directory)
+                libns.trace(f"mkdir(\"{directory}\", 0755)")
+            self.write_limits()
+        except OSError as error:
+            for directory in reversed(made):
+                os.rmdir(directory)
+            if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise OSError(error.errno, f"make a cgroup for the limits: {error.strerror}"
+                              f" ({refusal(self.version)})") from None
+            raise
+
+    def path(self, name):
+        """The file of a limit, by its name in FILES."""
+        file = FILES[self.version][name]
+        if self.version == "v2":
+            return f"{self.directories['']}/{file}"
+        controller, _, file = file.partition("/")
+        return f"{self.directories[controller]}/{file}"
+
+    def write(self, name, value):
+        path = self.path(name)
+        try:
+            with open(path, "w") as limit:
+                limit.write(value)
+        except FileNotFoundError:
+            raise OSError(errno.EOPNOTSUPP, f"{path}: this kernel's cgroup {self.version} has no"
+                          " such limit") from None
+        except OSError as error:
+            raise OSError(error.errno, f"write {value} to {path}: {error.strerror}") from None
+        libns.trace(f"write(\"{path}\", \"{value}\")")
+
+    def write_limits(self):
+        """Each limit of the spec, in the files of this version."""
+        memory, pids, cpu = (self.resources.get(kind) for kind in ("memory", "pids", "cpu"))
+        v2 = self.version == "v2"
+        if memory:
+            self.write("memory", str(memory["limit"]))
+            if "swap" in memory:
+                # OCI's swap is memory and swap together, as v1's memsw; v2
+                # counts the swap alone.
+                swap = memory["swap"]
+                if v2:
+                    self.write("swap", "max" if swap < 0 else str(swap - memory["limit"]))
+                else:
+                    self.write("swap", str(swap))
+        if pids:
+            self.write("pids", str(pids["limit"]))
+        if cpu:
+            if v2:
+                self.write("cpu", f"{cpu['quota']} {cpu['period']}")
+            else:
+                self.write("period", str(cpu["period"]))
+                self.write("quota", str(cpu["quota"]))
+
+    def join(self, pid):
+        """Put process `pid` in the cgroup, in every tree: it and all it starts are counted here."""
+        for directory in self.directories.values():
+            with open(f"{directory}/cgroup.procs", "w") as procs:
+                procs.write(str(pid))
+            libns.trace(f"write(\"{directory}/cgroup.procs\", \"{pid}\")")
+
+    def oom_kills(self):
+        """How many processes the OOM killer killed here, for the memory limit."""
+        if "memory" not in self.resources:
+            return 0
+        events = (f"{self.directories['']}/memory.events" if self.version == "v2" else
+                  f"{self.directories['memory']}/memory.oom_control")
+        with open(events) as counters:
+            values = dict(line.split() for line in counters)
+        return int(values.get("oom_kill", 0))
+
+    def remove(self):
+        """Remove the directories, once the last process has left them (it may take a moment)."""
+        for directory in self.directories.values():
+            remove_cgroup(directory)
+
+
+def remove_cgroup(directory):
+    """rmdir a cgroup whose processes have all ended; they leave it as the kernel reaps them."""
+    for _ in range(100):
+        try:
+            os.rmdir(directory)
+            libns.trace(f"rmdir(\"{directory}\")")
+            return
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            if error.errno != errno.EBUSY:
+                raise
+        time.sleep(0.01)
+
+
+def remove_left_behind(parents):
+    """Remove the cgroups of tools that were killed before they could: empty, their tool gone."""
+    for parent in parents:
+        try:
+            names = os.listdir(parent)
+        except OSError:
+            continue
+        for name in names:
+            pid = name[len(PREFIX):].split(".")[0]  # PID, or PID.tool (enable_controllers)
+            if not name.startswith(PREFIX) or not pid.isdigit() or os.path.exists(f"/proc/{pid}"):
+                continue
+            try:
+                with open(f"{parent}/{name}/cgroup.procs") as procs:
+                    if procs.read().strip():
+                        continue
+                os.rmdir(f"{parent}/{name}")
+            except OSError:
+                pass  # another tool's cleanup came first, or it is not ours to remove
+
+
+def enable_controllers(parent, controllers):
+    """cgroup v2: let the cgroups below `parent` have the controllers' files.
+
+    The "no internal processes" rule: a cgroup other than the root may
+    give controllers to its children only while no process is in it
+    itself (EBUSY).  A shell's cgroup (a session's scope) has the shell in
+    it; a cgroup of the tool's own has only the tool, which then moves
+    itself to a leaf below, as systemd puts a service's processes in one.
+    """
+    with open(f"{parent}/cgroup.subtree_control") as enabled:
+        missing = [name for name in controllers if name not in enabled.read().split()]
+    if not missing:
+        return
+    change = " ".join(f"+{name}" for name in missing)
+    try:
+        with open(f"{parent}/cgroup.subtree_control", "w") as subtree:
+            subtree.write(change)
+    except OSError as error:
+        if error.errno != errno.EBUSY:
+            raise OSError(error.errno, f"write {change} to {parent}/cgroup.subtree_control:"
+                          f" {error.strerror} ({refusal('v2')})") from None
+        with open(f"{parent}/cgroup.procs") as procs:
+            others = [pid for pid in procs.read().split() if pid != str(os.getpid())]
+        if others:
+            raise OSError(errno.EBUSY, f"cgroup v2 gives controllers only to a cgroup with no"
+                          f" process in it, and {parent} has {len(others)} besides this tool"
+                          " (run it in a cgroup of its own: systemd-run --scope -p Delegate=yes"
+                          " python3 container.py ...)") from None
+        leaf = f"{parent}/{PREFIX}{os.getpid()}.tool"
+        os.makedirs(leaf, exist_ok=True)
+        with open(f"{leaf}/cgroup.procs", "w") as procs:
+            procs.write(str(os.getpid()))
+        with open(f"{parent}/cgroup.subtree_control", "w") as subtree:
+            subtree.write(change)
+    libns.trace(f"write(\"{parent}/cgroup.subtree_control\", \"{change}\")")
+
+
+def refusal(version):
+    """What to do when the cgroup may not be made: whose cgroups these are."""
+    if os.geteuid() == 0:
+        return "these cgroups are not ours to change; run where root owns them"
+    if version == "v1":
+        return "cgroup v1 delegates nothing to an ordinary user: limits need root here"
+    return ("your cgroup is not delegated to you: run it in a scope of your own,"
+            " systemd-run --user --scope -p Delegate=yes python3 container.py ...")
+
+
+def mount_inside(target, flags, cgroup):
+    """The container's cgroups at `target` (/sys/fs/cgroup), as runc mounts them.
+
+    Inside the cgroup namespace, a cgroup file system shows the
+    container's cgroup as its root: its own limits, and nobody else's.  v2
+    is one mount; v1 a tmpfs, with a mount of each tree in it, named as
+    the host names them (memory, pids, cpu or cpu,cpuacct), then the tmpfs
+    made read-only too.  `cgroup` is the Cgroup the parent made: in here,
+    the cgroup namespace hides where the host's trees begin.
+    """
+    if cgroup.version == "v2":
+        libns.mount("cgroup", target, "cgroup2", flags)
+        return
+    libns.mount("tmpfs", target, "tmpfs", flags & ~libns.MS_RDONLY, "mode=755")
+    for controllers in cgroup.trees:
+        os.mkdir(f"{target}/{controllers}")
+        libns.mount("cgroup", f"{target}/{controllers}", "cgroup", flags, controllers)
+    libns.mount(None, target, None, libns.MS_REMOUNT | libns.MS_BIND | flags)

@@ -25,7 +25,7 @@ As Docker does it, in two halves: this file is `docker run`, which checks
 its options and turns them into a spec shaped like the OCI config.json
 (build_spec; --spec prints it), and the runtime package is runc, which
 turns the spec into the child's setup, one named step at a time (see
-runtime/__init__.py).
+runtime/steps.py).
 
 Try:    python3 container.py mount                 (only the container's own)
         python3 container.py ps -e                 (the init, and ps)
@@ -41,8 +41,7 @@ import signal
 import sys
 
 import libns
-import runtime
-from runtime import seccomp
+from runtime import cgroups, network, seccomp, steps
 
 # Docker's defaults, which build_spec() writes into every spec, as dockerd
 # does (moby's daemon/pkg/oci/defaults.go).  Without an image, the root is
@@ -74,6 +73,30 @@ READ_ONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sys
 # Docker's sizes for the tmpfs on /dev (65536k) and /dev/shm (--shm-size's
 # default): without one, each may fill half the machine's memory.
 DEV_SIZE = SHM_SIZE = "64m"
+# Every container's mounts: Docker's /proc, /dev, /dev/pts and /dev/shm (its
+# devpts without gid=5, a tty group the root may not have), and a /tmp.
+DEFAULT_MOUNTS = [
+    {"destination": "/proc", "type": "proc", "source": "proc",
+     "options": ["nosuid", "noexec", "nodev"]},
+    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+     "options": ["nosuid", "noexec", "nodev", "mode=755", f"size={DEV_SIZE}"]},
+    {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+     "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=620"]},
+    {"destination": "/dev/shm", "type": "tmpfs", "source": "tmpfs",
+     "options": ["nosuid", "nodev", "mode=1777", f"size={SHM_SIZE}"]},
+    {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+     "options": ["nosuid", "nodev", "mode=1777"]},
+]
+# With limits: /sys, and the container's own cgroups in it, read-only, as
+# docker run has them; the runtime mounts cgroup v1 or v2, the one in use.
+CGROUP_MOUNTS = [
+    {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+     "options": ["nosuid", "noexec", "nodev", "ro"]},
+    {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+     "options": ["nosuid", "noexec", "nodev", "ro"]},
+]
+# The most layers overlayfs puts under one mount (fs/overlayfs's OVL_MAX_STACK).
+MAX_LAYERS = 500
 # --cpus: the quota is given for each period of 100 ms, as Docker's.
 CPU_PERIOD = 100000
 # --userns: the ids outside that root's user namespace maps ids 0 to 65535 to.
@@ -93,6 +116,9 @@ OPTIONS = (
     ("--cap-add", "CAPS", "",
      "keep these capabilities too (comma-separated, e.g. NET_ADMIN, or ALL)"),
     ("--cap-drop", "CAPS", "", "drop these from Docker's default list (or ALL)"),
+    ("--security-opt", "OPTION", [], "no-new-privileges: setuid and setgid programs gain"
+     " nothing (off by default, as in docker run); seccomp=unconfined: no seccomp filter;"
+     " systempaths=unconfined: no masked or read-only /proc paths (repeatable)"),
     ("--userns", "", False, "as root: root inside is uid 100000 outside, the layers id-mapped"
      " (as an ordinary user, always your own uid)"),
     ("--rootfs", "DIR", None, "use the unpacked image in DIR as the root (default: the host's"
@@ -148,8 +174,24 @@ def options_help():
 AFTER_OPTIONS = """\
 Without a command, container.py runs /bin/sh inside, as Docker runs an image's shell;
 with --image, the image's Entrypoint and Cmd, a command replacing Cmd, as docker run.
-Confinement, as docker run gives it: Docker's capabilities only, no_new_privs, Docker's
-seccomp profile, masked and read-only paths in /proc, nodev mounts."""
+Confinement, as docker run gives it: Docker's capabilities only, Docker's seccomp
+profile, masked and read-only paths in /proc, nodev mounts."""
+
+
+def security_options(values):
+    """--security-opt's, as docker run reads them: {"no-new-privileges": bool, "seccomp": bool,
+    "systempaths": bool}, True where the confinement stays."""
+    chosen = {"no-new-privileges": False, "seccomp": True, "systempaths": True}
+    for value in values:
+        name, _, setting = value.replace("=", ":", 1).partition(":")
+        if name == "no-new-privileges" and setting in ("", "true", "false"):
+            chosen[name] = setting != "false"
+        elif name in ("seccomp", "systempaths") and setting == "unconfined":
+            chosen[name] = False
+        else:
+            raise ValueError(f"--security-opt {value}: known here are no-new-privileges,"
+                             " seccomp=unconfined and systempaths=unconfined")
+    return chosen
 
 
 def kept_capabilities(cap_add, cap_drop):
@@ -211,6 +253,9 @@ def open_image(path, argv, cache, inspect):
             libns.write_stdout(image.describe(found, cache))
             libns.flush_output()
             os._exit(0)
+        if len(found.layers) > MAX_LAYERS:
+            raise image.ImageError(f"{len(found.layers)} layers, and overlayfs stacks at most"
+                                   f" {MAX_LAYERS} (OVL_MAX_STACK)")
         command = found.config["Entrypoint"] + (argv or found.config["Cmd"])
         if not command:
             raise image.ImageError("no Entrypoint nor Cmd in the image: name a command")
@@ -267,16 +312,6 @@ def resources_of(options):
             raise ValueError(f"--cpus {text}: from 0.01 to {os.cpu_count()}, the CPUs here")
         resources["cpu"] = {"quota": round(cpus * CPU_PERIOD), "period": CPU_PERIOD}
     return resources or None
-
-
-# With limits: /sys, and the container's own cgroups in it, read-only, as
-# docker run has them; the runtime mounts cgroup v1 or v2, the one in use.
-CGROUP_MOUNTS = [
-    {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-     "options": ["nosuid", "noexec", "nodev", "ro"]},
-    {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-     "options": ["nosuid", "noexec", "nodev", "ro"]},
-]
 
 
 def check_rootfs(rootfs, argv):
@@ -339,34 +374,9 @@ def build_spec(options, argv):
     is checked here, before anything starts, so that a refusal leaves
     nothing half made.  See runtime/__init__.py for what the spec holds.
     """
-    roots = [name for name in ("--rootfs", "--rootfs-rw", "--image") if options[name] is not None]
-    if len(roots) > 1:
-        raise ValueError(f"{' and '.join(roots)}: a container has one root")
-    if options["--inspect"] and options["--image"] is None:
-        raise ValueError("--inspect: name an image with --image FILE")
-    writable = options["--rootfs-rw"] is not None
-    rootfs = options["--rootfs-rw"] if writable else options["--rootfs"]
-    rootfs = rootfs and os.path.realpath(rootfs)
-    if rootfs is not None:
-        try:
-            check_rootfs(rootfs, argv or None)
-        except ValueError as error:
-            raise ValueError(f"{roots[0]} {rootfs}: {error}") from None
-    mounts = [
-        {"destination": "/proc", "type": "proc", "source": "proc",
-         "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-         "options": ["nosuid", "noexec", "nodev", "mode=755", f"size={DEV_SIZE}"]},
-        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=620"]},
-        {"destination": "/dev/shm", "type": "tmpfs", "source": "tmpfs",
-         "options": ["nosuid", "nodev", "mode=1777", f"size={SHM_SIZE}"]},
-        {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
-         "options": ["nosuid", "nodev", "mode=1777"]},
-    ]
+    rootfs, writable = checked_rootfs(options, argv)
     resources = resources_of(options)
-    if resources:
-        mounts += CGROUP_MOUNTS
+    mounts = DEFAULT_MOUNTS + (CGROUP_MOUNTS if resources else [])
     for volume in options["--volume"]:
         try:
             mounts.append(volume_mount(volume, rootfs, writable))
@@ -375,15 +385,7 @@ def build_spec(options, argv):
     if options["-t"] and not os.isatty(0):
         raise ValueError("-t: stdin is not a terminal (leave out -t, or use -T)")
     with_terminal = os.isatty(0) and not options["-T"]
-    if options["--net"] not in ("none", "veth", "host"):
-        raise ValueError(f"--net {options['--net']}: it is none, veth or host")
-    network = {}
-    if options["--net"] == "veth":
-        runtime.network.refuse_veth_without_root()
-        try:
-            network["veth"] = runtime.network.free_veth_subnet(options["--subnet"])
-        except ValueError as error:
-            raise ValueError(f"--subnet {options['--subnet']}: {error}") from None
+    network_spec = network_of(options)
     kept = kept_capabilities(capability_names(options["--cap-add"]),
                              capability_names(options["--cap-drop"]))
     config = None
@@ -398,13 +400,14 @@ def build_spec(options, argv):
     hostname = options["--hostname"] or (config and config["Hostname"]) or "container"
     variables = environment(config, options["-e"], hostname, with_terminal)
     privileged = options["--privileged"]
+    security = security_options(options["--security-opt"])
     process = {
         "terminal": with_terminal,
         "user": {"username": config["User"]} if config and config["User"] else {"uid": 0, "gid": 0},
         "args": argv or DEFAULT_COMMAND,
         "env": [f"{name}={value}" for name, value in variables.items()],
         "cwd": (config and config["WorkingDir"]) or "/",
-        "noNewPrivileges": not privileged,
+        "noNewPrivileges": security["no-new-privileges"] and not privileged,
     }
     if not privileged:
         names = [f"CAP_{name}" for name in sorted(kept)]
@@ -412,8 +415,59 @@ def build_spec(options, argv):
     kinds = [kind for kind in NAMESPACES if kind != "network" or options["--net"] != "host"]
     linux = {"namespaces": [{"type": kind} for kind in kinds],
              "devices": [{"path": f"/dev/{name}"} for name in DEVICES],
-             "maskedPaths": [] if privileged else list(MASKED_PATHS),
-             "readonlyPaths": [] if privileged else list(READ_ONLY_PATHS)}
+             "maskedPaths": list(MASKED_PATHS) if security["systempaths"] and not privileged
+             else [],
+             "readonlyPaths": list(READ_ONLY_PATHS) if security["systempaths"] and not privileged
+             else [],
+             **user_namespace_of(options)}
+    if security["seccomp"] and not privileged:
+        linux["seccomp"] = seccomp.docker_profile(kept)  # read before the host's files are gone
+    if resources:
+        # Relative: below the tool's own cgroup, in each tree (see runtime/cgroups.py).
+        linux["resources"] = resources
+        linux["cgroupsPath"] = f"{cgroups.PREFIX}{os.getpid()}"
+    if linux.get("uidMappings"):
+        linux["namespaces"].append({"type": "user"})
+    spec = {"ociVersion": "1.0.2", "process": process, "root": root, "hostname": hostname,
+            "mounts": mounts, "linux": linux}
+    if network_spec:
+        spec["network"] = network_spec
+    return spec
+
+
+def checked_rootfs(options, argv):
+    """(--rootfs or --rootfs-rw's directory, or None; whether it is writable), checked."""
+    roots = [name for name in ("--rootfs", "--rootfs-rw", "--image") if options[name] is not None]
+    if len(roots) > 1:
+        raise ValueError(f"{' and '.join(roots)}: a container has one root")
+    if options["--inspect"] and options["--image"] is None:
+        raise ValueError("--inspect: name an image with --image FILE")
+    writable = options["--rootfs-rw"] is not None
+    rootfs = options["--rootfs-rw"] if writable else options["--rootfs"]
+    rootfs = rootfs and os.path.realpath(rootfs)
+    if rootfs is not None:
+        try:
+            check_rootfs(rootfs, argv or None)
+        except ValueError as error:
+            raise ValueError(f"{roots[0]} {rootfs}: {error}") from None
+    return rootfs, writable
+
+
+def network_of(options):
+    """--net's part of the spec: {} for none and host, {"veth": the pair} for veth."""
+    if options["--net"] not in ("none", "veth", "host"):
+        raise ValueError(f"--net {options['--net']}: it is none, veth or host")
+    if options["--net"] != "veth":
+        return {}
+    network.refuse_veth_without_root()
+    try:
+        return {"veth": network.free_veth_subnet(options["--subnet"])}
+    except ValueError as error:
+        raise ValueError(f"--subnet {options['--subnet']}: {error}") from None
+
+
+def user_namespace_of(options):
+    """The id mappings of the container's user namespace, if it has one (linux.uidMappings)."""
     if options["--userns"] and os.geteuid() == 0:
         # Root inside is 100000 outside, with 65535 more ids after it, as
         # Podman and Docker's userns-remap give: a capability forgotten in
@@ -423,22 +477,9 @@ def build_spec(options, argv):
         # An ordinary user: a user namespace of their own, where their uid is root's.
         uid, gid, size = os.geteuid(), os.getegid(), 1
     else:
-        uid = None
-    if uid is not None:
-        linux["namespaces"].append({"type": "user"})
-        linux["uidMappings"] = [{"containerID": 0, "hostID": uid, "size": size}]
-        linux["gidMappings"] = [{"containerID": 0, "hostID": gid, "size": size}]
-    if not privileged:
-        linux["seccomp"] = seccomp.docker_profile(kept)  # read before the host's files are gone
-    if resources:
-        # Relative: below the tool's own cgroup, in each tree (see runtime/cgroups.py).
-        linux["resources"] = resources
-        linux["cgroupsPath"] = f"{runtime.cgroups.PREFIX}{os.getpid()}"
-    spec = {"ociVersion": "1.0.2", "process": process, "root": root, "hostname": hostname,
-            "mounts": mounts, "linux": linux}
-    if network:
-        spec["network"] = network
-    return spec
+        return {}
+    return {"uidMappings": [{"containerID": 0, "hostID": uid, "size": size}],
+            "gidMappings": [{"containerID": 0, "hostID": gid, "size": size}]}
 
 
 def main():
@@ -450,7 +491,7 @@ def main():
     if options["--spec"]:
         libns.write_stdout(json.dumps(spec, indent=2) + "\n")
         libns.exit(0)
-    state = runtime.run(spec)
+    state = steps.run(spec)
     if state["OOMKilled"]:
         # Whoever the OOM killer chose, the command or PID 1: 137, as docker run says it.
         libns.write_stderr(f"container.py: killed: out of memory, --memory {options['--memory']}")

@@ -4,9 +4,9 @@ Namespaces give the container its own copy of some kernel state; the rest
 of the kernel (its clock, its modules, its keyrings, the machine's /proc
 files) is still one for all, and root inside could change it.  Each layer
 here stops a kind of escape on its own, as Docker's do; the spec says
-which (process.capabilities, process.noNewPrivileges, linux.maskedPaths,
-linux.readonlyPaths, linux.seccomp), and `python3 escapes.py` inside shows
-what each one stops.
+which (linux.seccomp, process.capabilities, process.noNewPrivileges,
+linux.maskedPaths, linux.readonlyPaths), and `python3 escapes.py` inside
+shows what each one stops.
 """
 import os
 
@@ -36,18 +36,22 @@ def hide_paths(root, masked_paths, read_only_paths):
 def confine(process, profile):
     """Cut what root inside may do to the kernel, for PID 1 and all it starts.
 
-    Capabilities: what root may do at all (load a module, set the clock,
-    open files by handle).  no_new_privs: that no setuid program gets more.
     The seccomp filter (`profile`, the spec's linux.seccomp): every call
     Docker's profile does not name, those that reach kernel state no
     namespace covers and every call newer than the profile, whatever the
-    capabilities.  A spec without capabilities (--privileged) keeps them all.
+    capabilities.  Capabilities: what root may do at all (load a module,
+    set the clock, open files by handle); a spec without them
+    (--privileged) keeps them all.  no_new_privs (--security-opt
+    no-new-privileges): that a setuid or setgid program gains nothing.
+    Without no_new_privs, loading a filter takes CAP_SYS_ADMIN, so the
+    filter comes before the capabilities are cut, as runc orders it; the
+    filter lets the calls that cut them through.
     """
-    if "capabilities" in process:
-        libns.keep_only_capabilities({name[len("CAP_"):]
-                                      for name in process["capabilities"]["bounding"]})
     if process["noNewPrivileges"]:
         libns.set_no_new_privs()
     if profile is not None:
         libns.load_seccomp_filter(seccomp.compile(profile),
                                   seccomp.describe(profile) if libns.tracing else ())
+    if "capabilities" in process:
+        libns.keep_only_capabilities({name[len("CAP_"):]
+                                      for name in process["capabilities"]["bounding"]})

@@ -60,12 +60,35 @@ def escapes(run, checkout, *options):
     return {way.strip(): outcome.strip() for way, outcome in rows}
 
 
-def test_status_inside_shows_docker_s_capabilities_no_new_privs_and_seccomp(container):
+def test_status_inside_shows_docker_s_capabilities_and_seccomp(container):
     run, _ = container
     result = run("grep", "-E", "^(CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):", "/proc/self/status")
     assert dict(line.split(":\t") for line in result.stdout.splitlines()) == {
         "CapEff": DOCKER_CAP_MASK, "CapBnd": DOCKER_CAP_MASK, "CapAmb": "0" * 16,
-        "NoNewPrivs": "1", "Seccomp": "2"}
+        "NoNewPrivs": "0", "Seccomp": "2"}
+
+
+@pytest.mark.parametrize("options, euid", [([], "0"),
+                                           (["--security-opt", "no-new-privileges"], "1000")])
+def test_a_setuid_program_makes_a_user_root_inside_unless_no_new_privileges(visible_dir, options,
+                                                                            euid):
+    # As under docker run: setuid root works inside (root within the
+    # container's confinement), and --security-opt no-new-privileges stops
+    # it.  The copy of id(1) is root's, setuid, in a folder only root reads.
+    program = visible_dir / "id"
+    shutil.copy("/usr/bin/id", program)
+    program.chmod(0o4755)
+    result = run_container(*options, "--volume", f"{program}:/setuid-id:ro", "setpriv",
+                           "--reuid=1000", "--regid=1000", "--clear-groups", "/setuid-id", "-u")
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"{euid}\n", "")
+
+
+def test_security_opt_turns_off_one_layer_each():
+    result = run_container("--security-opt", "seccomp=unconfined", "--security-opt",
+                           "systempaths=unconfined", "sh", "-c",
+                           "grep Seccomp: /proc/self/status;"
+                           " grep ' /proc/' /proc/self/mountinfo | wc -l")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "Seccomp:\t0\n0\n", "")
 
 
 def test_every_way_out_is_refused(container):

@@ -1,4 +1,4 @@
-"""Limits: --memory, --pids-limit, --cpus, each enforced by the kernel in a cgroup of the container's.
+"""Limits: --memory, --pids-limit, --cpus, enforced by the kernel in the container's own cgroup.
 
 Each test runs a real container whose command reaches its limit, and looks
 at what the kernel did: the OOM killer, a refused fork, a throttled CPU.

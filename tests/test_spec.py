@@ -44,6 +44,10 @@ def test_the_spec_has_config_json_s_fields_and_runs_nothing():
      {"destination": "/lesson", "type": "bind", "source": str(ROOT),
       "options": ["rbind", "ro", "nodev"]}),
     (["-e", "LESSON=1"], lambda spec: spec["process"]["env"][-1], "LESSON=1"),
+    ([], lambda spec: spec["process"]["noNewPrivileges"], False),
+    (["--security-opt", "no-new-privileges"], lambda spec: spec["process"]["noNewPrivileges"],
+     True),
+    (["--security-opt", "seccomp=unconfined"], lambda spec: "seccomp" in spec["linux"], False),
 ])
 def test_each_option_lands_where_docker_puts_it(options, field, value):
     assert field(spec_of(*options)) == value
@@ -62,9 +66,18 @@ def test_a_refused_option_prints_no_spec():
         125, "", "container.py: --volume /no/such:/x: /no/such: No such file or directory\n")
 
 
-@pytest.mark.parametrize("room", ["rootfs", "confinement", "seccomp", "network", "terminal",
-                                  "init"])
+@pytest.mark.parametrize("room", ["rootfs", "confinement", "seccomp", "cgroups", "network",
+                                  "terminal", "init", "steps"])
 def test_each_room_of_the_runtime_imports_alone(room):
     result = subprocess.run([sys.executable, "-c", f"from runtime import {room}"], cwd=ROOT,
                             capture_output=True, text=True, env=stage_env(), timeout=TIMEOUT)
     assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_a_stage_that_uses_one_room_imports_only_that_one():
+    # net_veth.py imports runtime.network: the package itself imports no room.
+    code = ("import sys; from runtime import network;"
+            " print(sorted(name for name in sys.modules if name.startswith('runtime')))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, env=stage_env(), timeout=TIMEOUT)
+    assert result.stdout == "['runtime', 'runtime.network']\n"

@@ -326,6 +326,13 @@ def open_cache(cache):
 def unpacked_layers(image, cache, progress=None):
     """The cache directories of the image's layers, bottom first; each unpacked once."""
     layers = open_cache(cache)
+    # Every layer to unpack must be there before the first is: else an
+    # image that cannot run would leave its first layers in the cache.
+    for number, layer in enumerate(image.layers, 1):
+        if not os.path.isdir(os.path.join(layers, layer.diff_id)) and not image.archive.has(
+                layer.name):
+            raise ImageError(f"{layer.name}: layer {number} of {len(image.layers)} is not in the"
+                             " image; nothing was unpacked")
     directories = []
     for number, layer in enumerate(image.layers, 1):
         directory = os.path.join(layers, layer.diff_id)

@@ -122,9 +122,13 @@ def make_overlay_root(trees):
         os.mkdir(f"{scratch}/layers/{number}")
         libns.move_mount(tree, f"{scratch}/layers/{number}")
         os.close(tree)
-    lowerdir = ":".join(f"{scratch}/layers/{number}" for number in range(len(trees)))
+    # The options are one page at most (4096 bytes): named from the layers'
+    # folder, relative to it, 500 layers take 2 kB, overlayfs's most.
+    os.chdir(f"{scratch}/layers")
+    lowerdir = ":".join(str(number) for number in range(len(trees)))
     libns.mount("overlay", f"{scratch}/root", "overlay", libns.MS_NODEV,
-                f"lowerdir={lowerdir},upperdir={scratch}/upper,workdir={scratch}/work,userxattr")
+                f"lowerdir={lowerdir},upperdir=../upper,workdir=../work,userxattr")
+    os.chdir("/")
     root = f"{scratch}/root"
     for name in ("proc", "dev", "tmp"):
         os.close(open_mount_point(root, f"/{name}", directory=True, create=True,

@@ -560,3 +560,26 @@ def test_an_interrupted_unpack_leaves_no_layer_to_trust(place, base, signum):
     result = run_container("--image", image, "--cache", str(cache))
     assert (result.returncode, result.stderr) == (0, "")
     assert images.digest(big) in os.listdir(cache / "layers")
+
+
+def test_a_missing_layer_is_found_before_any_layer_is_unpacked(place, base):
+    image = save_image(str(place / "image"), [base, layer(entry("data", data=b"x"))], CONFIG,
+                       directory=True)
+    missing = json.loads((place / "image" / "manifest.json").read_text())[0]["Layers"][1]
+    os.remove(place / "image" / missing)
+    result = run_container("--image", image, "--cache", str(place / "cache"), "true")
+    assert (result.returncode, result.stderr) == (
+        125, f"container.py: --image {image}: {missing}: layer 2 of 2 is not in the image;"
+        " nothing was unpacked\n")
+    assert os.listdir(place / "cache" / "layers") == []
+
+
+@pytest.mark.parametrize("count, status", [(250, 0), (501, 125)])
+def test_an_image_of_many_layers_runs_up_to_overlayfs_s_500(place, base, count, status):
+    layers = [base] + [layer(entry(f"file-{number}", data=b"x")) for number in range(count - 1)]
+    image = save_image(str(place / "image.tar"), layers, CONFIG)
+    result = run_container("--image", image, "--cache", str(place / "cache"), "/bin/sh", "-c",
+                           "set -- /file-*; echo $#")
+    assert (result.returncode, result.stdout or result.stderr) == (status, (
+        f"{count - 1}\n" if status == 0 else f"container.py: --image {image}: {count} layers,"
+        " and overlayfs stacks at most 500 (OVL_MAX_STACK)\n"))

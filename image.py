@@ -331,8 +331,8 @@ def unpacked_layers(image, cache, progress=None):
     for number, layer in enumerate(image.layers, 1):
         if not os.path.isdir(os.path.join(layers, layer.diff_id)) and not image.archive.has(
                 layer.name):
-            raise ImageError(f"{layer.name}: layer {number} of {len(image.layers)} is not in the"
-                             " image; nothing was unpacked")
+            raise ImageError(f"{layer.name}: no such file in the image (layer {number} of"
+                             f" {len(image.layers)}); nothing was unpacked")
     directories = []
     for number, layer in enumerate(image.layers, 1):
         directory = os.path.join(layers, layer.diff_id)

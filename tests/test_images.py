@@ -569,8 +569,8 @@ def test_a_missing_layer_is_found_before_any_layer_is_unpacked(place, base):
     os.remove(place / "image" / missing)
     result = run_container("--image", image, "--cache", str(place / "cache"), "true")
     assert (result.returncode, result.stderr) == (
-        125, f"container.py: --image {image}: {missing}: layer 2 of 2 is not in the image;"
-        " nothing was unpacked\n")
+        125, f"container.py: --image {image}: {missing}: no such file in the image (layer 2 of"
+        " 2); nothing was unpacked\n")
     assert os.listdir(place / "cache" / "layers") == []
 
 

@@ -337,9 +337,9 @@ def print_table(results):
           f" {costs[3]:.0f} ns")
     unpack = results["image unpack"]
     print(f"\nunpacking a layer of {unpack['layer MB']:.0f} MB: {unpack['MB/s']:.0f} MB/s\n")
-    print(f"{'container.py, start-up, ms':40} {'median':>8} {'min':>8} {'max':>8}")
+    print(f"{'container.py, start-up, ms':44} {'median':>8} {'min':>8} {'max':>8}")
     for name, row in results["container start-up ms"].items():
-        print(f"{name:40} {row['median']:8.1f} {row['min']:8.1f} {row['max']:8.1f}")
+        print(f"{name:44} {row['median']:8.1f} {row['min']:8.1f} {row['max']:8.1f}")
 
 
 def main():

@@ -156,29 +156,23 @@ def child_exec(argv):
     libns.execvp(argv)
 
 
-def fail(message):
-    libns.exit_with_message(message, 125)
-
-
 if __name__ == "__main__":
     usage = "[--] PID [COMMAND [ARG...]]"
     _, arguments = libns.parse_options(sys.argv[1:], __doc__, usage,
                                        note="Without a command, enter.py runs $SHELL (default"
                                             " /bin/sh) inside.")
+    libns.errors_exit_like_docker_run()  # from here, every error is one line and 125
     if not arguments or not arguments[0].isdigit():
-        fail(f"the first argument must be a PID\n{libns.usage(usage)}")
+        raise ValueError(f"the first argument must be a PID\n{libns.usage(usage)}")
     pid, argv = str(int(arguments[0])), arguments[1:] or libns.default_command()
     if not os.path.exists(f"/proc/{pid}"):
-        fail(f"no process with PID {pid}")
+        raise ValueError(f"no process with PID {pid}")
     try:
         confinement = confinement_of(pid)
         enter(pid)
     except PermissionError as error:
-        fail(f"{error.filename or 'setns'}: {error.strerror} (you may enter your own processes;"
-             " root may enter any)")
-    except OSError as error:
-        fail(error.strerror if error.filename is None else f"{error.filename}: {error.strerror}")
-    libns.errors_exit_like_docker_run()
+        raise OSError(error.errno, f"{error.filename or 'setns'}: {error.strerror} (you may"
+                      " enter your own processes; root may enter any)") from None
     child_stack = libns.map_stack()
     child = libns.clone(child_exec, child_stack, 0, argv)
     libns.exit(libns.waitpid(child))

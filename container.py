@@ -130,6 +130,8 @@ OPTIONS = (
     ("--cache", "DIR", None, "where each layer of an image is unpacked once (default: in"
      " $XDG_CACHE_HOME or ~/.cache, containers-do-not-exist; as root,"
      " /var/cache/containers-do-not-exist)"),
+    ("--layer-limit", "SIZE", "16g", "the most a layer of an image may unpack to: a"
+     " compression bomb stops there"),
     ("--inspect", "", False, "print the image's layers and config, and run nothing"),
     ("--spec", "", False, "print the spec that would run, shaped like the OCI config.json that"
      " docker run hands runc, and run nothing"),
@@ -238,7 +240,7 @@ def environment(config, assignments, hostname, with_terminal):
     return variables
 
 
-def open_image(path, argv, cache, inspect):
+def open_image(path, argv, cache, inspect, limit):
     """The image at `path`, its layers unpacked in the cache; and its command.
 
     Returns (the layers' directories, topmost first, as overlayfs wants
@@ -260,14 +262,37 @@ def open_image(path, argv, cache, inspect):
         if not command:
             raise image.ImageError("no Entrypoint nor Cmd in the image: name a command")
         progress = image.show_progress if os.isatty(2) else None
-        layers = image.unpacked_layers(found, cache, progress)
+        # Ctrl-C, SIGTERM or a closed terminal in the middle of an unpack:
+        # the half layer is removed on the way out, then we die of it.
+        previous = {signum: signal.signal(signum, _interrupt) for signum in INTERRUPTIONS}
+        try:
+            layers = image.unpacked_layers(found, cache, progress, limit)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
     except image.ImageError as error:
         raise ValueError(f"--image {path}: {error}") from None
-    except KeyboardInterrupt:
-        libns.die_by_signal(signal.SIGINT)  # the partial layer is already gone
+    except Interrupted as interruption:
+        libns.die_by_signal(interruption.signum)  # the partial layer is already gone
     return layers[::-1], found.config, command
 
 
+
+
+# The signals that end an unpack cleanly: Ctrl-C, kill's default, a closed terminal.
+INTERRUPTIONS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Interrupted(BaseException):
+    """A signal of INTERRUPTIONS came: unwind, removing what was half made, then die of it."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _interrupt(signum, frame):
+    raise Interrupted(signum)
 
 
 def size_in_bytes(option, text):
@@ -391,7 +416,8 @@ def build_spec(options, argv):
     config = None
     if options["--image"] is not None:
         layers, config, argv = open_image(options["--image"], argv, options["--cache"],
-                                          options["--inspect"])
+                                          options["--inspect"],
+                                          size_in_bytes("--layer-limit", options["--layer-limit"]))
         root = {"layers": layers}
     elif rootfs:
         root = {"path": rootfs} if writable else {"layers": [rootfs]}

@@ -62,6 +62,11 @@ ARCHITECTURES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64l
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
                "application/vnd.docker.distribution.manifest.list.v2+json")
 CHUNK = 1 << 20
+# The most one layer may unpack to, unless --layer-limit says otherwise: a
+# gzip bomb (5 GiB of zeros in 5 MB) stops there, and so does one short of it
+# when the cache's file system has less than FREE_SPACE_KEPT left.
+LAYER_LIMIT = 16 << 30
+FREE_SPACE_KEPT = 256 << 20
 
 
 class ImageError(Exception):
@@ -323,9 +328,13 @@ def open_cache(cache):
     return layers
 
 
-def unpacked_layers(image, cache, progress=None):
-    """The cache directories of the image's layers, bottom first; each unpacked once."""
+def unpacked_layers(image, cache, progress=None, limit=LAYER_LIMIT):
+    """The cache directories of the image's layers, bottom first; each unpacked once.
+
+    `limit`: the most bytes of tar a layer may unpack to.
+    """
     layers = open_cache(cache)
+    remove_stale_partials(layers)
     # Every layer to unpack must be there before the first is: else an
     # image that cannot run would leave its first layers in the cache.
     for number, layer in enumerate(image.layers, 1):
@@ -339,19 +348,32 @@ def unpacked_layers(image, cache, progress=None):
         if not os.path.isdir(directory):
             label = f"layer {number}/{len(image.layers)} {layer.diff_id[:12]}"
             unpack_into_cache(image.archive, layer, layers, directory,
-                              progress and (lambda done: progress(label, done, layer.size)))
+                              progress and (lambda done: progress(label, done, layer.size)),
+                              limit)
             if progress:
                 progress(label, layer.size, layer.size, end="\n")
         directories.append(directory)
     return directories
 
 
-def unpack_into_cache(archive, layer, layers, directory, progress=None):
-    """Unpack `layer` into a temporary directory, check it, rename it to `directory`."""
-    partial = tempfile.mkdtemp(prefix=f".partial-{layer.diff_id[:12]}-", dir=layers)
+def unpack_into_cache(archive, layer, layers, directory, progress=None, limit=LAYER_LIMIT):
+    """Unpack `layer` into a temporary directory, check it, rename it to `directory`.
+
+    A compressed blob whose digest the image gives is checked before it is
+    expanded: a bomb that lies about its digest never gets to expand.
+    """
+    with archive.open(layer.name) as file:
+        head = file.read(2)
+        if layer.blob_digest is not None and head == b"\x1f\x8b":
+            blob = _Digesting(_Prefixed(head, file)).read_to_end()
+            if blob != layer.blob_digest:
+                raise ImageError(f"layer {layer.diff_id[:12]}: its file's sha256 is {blob[:12]},"
+                                 f" not the image's {layer.blob_digest[:12]}: changed or damaged")
+    # Named with our pid: a later run removes it if we were killed (remove_stale_partials).
+    partial = tempfile.mkdtemp(prefix=f".partial-{layer.diff_id[:12]}-{os.getpid()}-", dir=layers)
     try:
         with archive.open(layer.name) as file:
-            unpack_verified(file, partial, layer, progress)
+            unpack_verified(file, partial, layer, progress, limit)
         os.chmod(partial, 0o755)  # the layer's top, the image's /, as mkdtemp did not make it
         os.rename(partial, directory)
     except OSError as error:
@@ -365,6 +387,18 @@ def unpack_into_cache(archive, layer, layers, directory, progress=None):
         raise
 
 
+def remove_stale_partials(layers):
+    """Remove the half layers of unpacks whose process is gone (killed by SIGKILL, say)."""
+    for name in os.listdir(layers):
+        parts = name.split("-")
+        if name.startswith(".partial-") and len(parts) > 3 and parts[2].isdigit() and \
+                not os.path.exists(f"/proc/{parts[2]}"):
+            try:
+                _remove(os.path.join(layers, name))
+            except OSError:
+                pass  # another run's cleanup came first
+
+
 def _remove(path):
     """Remove a partial layer, even its directories that the layer made read-only."""
     for top, directories, _ in os.walk(path):
@@ -375,18 +409,36 @@ def _remove(path):
 
 
 class _Digesting:
-    """A file object that hashes what is read through it, and counts it."""
+    """A file object that hashes what is read through it, and counts it.
 
-    def __init__(self, file, progress=None):
+    `bounded`: (the most bytes, the folder they go to): past the most, or
+    with the folder's file system nearly full, reading stops with ImageError.
+    """
+
+    def __init__(self, file, progress=None, bounded=None):
         self.file, self.sha256, self.count, self.progress = file, hashlib.sha256(), 0, progress
+        self.bounded = bounded
 
     def read(self, size=-1):
         data = self.file.read(size)
         self.sha256.update(data)
-        if self.progress and (self.count + len(data)) // CHUNK > self.count // CHUNK:
-            self.progress(self.count + len(data))  # once a megabyte
+        if (self.count + len(data)) // CHUNK > self.count // CHUNK:  # once a megabyte
+            if self.progress:
+                self.progress(self.count + len(data))
+            if self.bounded:
+                self._check_bounds(self.count + len(data))
         self.count += len(data)
         return data
+
+    def _check_bounds(self, count):
+        limit, folder = self.bounded
+        if count > limit:
+            raise ImageError(f"a layer unpacks to more than {_as_docker_says(limit)}"
+                             " (--layer-limit): a compression bomb, or a layer bigger than that")
+        space = os.statvfs(folder)
+        if space.f_bavail * space.f_frsize < FREE_SPACE_KEPT:
+            raise ImageError(f"the cache's file system has less than {_size(FREE_SPACE_KEPT)}"
+                             " left: stopped before it is full")
 
     def read_to_end(self):
         while self.read(CHUNK):
@@ -394,7 +446,7 @@ class _Digesting:
         return self.sha256.hexdigest()
 
 
-def unpack_verified(file, top, layer, progress=None):
+def unpack_verified(file, top, layer, progress=None, limit=LAYER_LIMIT):
     """Unpack the layer's tar from `file` into `top`; ImageError if a digest is wrong.
 
     The file is read once, as a stream: its sha256 is checked against the
@@ -410,7 +462,7 @@ def unpack_verified(file, top, layer, progress=None):
     stream = _Prefixed(magic, raw)
     if magic.startswith(b"\x1f\x8b"):
         stream = gzip.GzipFile(fileobj=stream, mode="rb")
-    tar_bytes = _Digesting(stream)
+    tar_bytes = _Digesting(stream, bounded=(limit, top))
     try:
         with tarfile.open(fileobj=tar_bytes, mode="r|") as tar:
             unpack(tar, top)
@@ -627,6 +679,14 @@ def describe(image, cache):
     for field, value in image.config.items():
         lines.append(f"  {field}: {json.dumps(value) if isinstance(value, list) else value}")
     return "\n".join(lines) + "\n"
+
+
+def _as_docker_says(count):
+    """16g for 16 GiB, 512m, 10k: a size as docker run's options write it."""
+    for unit, shift in (("g", 30), ("m", 20), ("k", 10)):
+        if count >= 1 << shift and count % (1 << shift) == 0:
+            return f"{count >> shift}{unit}"
+    return f"{count}b"
 
 
 def _size(count):

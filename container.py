@@ -125,8 +125,9 @@ OPTIONS = (
      " programs); read-only, with the container's writes in a layer thrown away at the end"),
     ("--rootfs-rw", "DIR", None, "the same, but writable: the container's writes change DIR"
      " itself"),
-    ("--image", "FILE", None, "run an image that docker save or skopeo (oci-archive) wrote, a"
-     " tar file or its unpacked directory: its layers, command, Env, WorkingDir and User"),
+    ("--image", "FILE[:NAME]", None, "run an image that docker save or skopeo (oci-archive)"
+     " wrote, a tar file or its unpacked directory: its layers, command, Env, WorkingDir and"
+     " User; NAME picks one of several in the file"),
     ("--cache", "DIR", None, "where each layer of an image is unpacked once (default: in"
      " $XDG_CACHE_HOME or ~/.cache, containers-do-not-exist; as root,"
      " /var/cache/containers-do-not-exist)"),
@@ -249,8 +250,16 @@ def open_image(path, argv, cache, inspect, limit):
     """
     import image  # here, not at the top: tarfile and gzip cost every other start 6 ms
     cache = cache or image.default_cache()
+    # FILE, or FILE:NAME for one image of several (podman's docker-archive:FILE:NAME).
+    archive, name = path, None
+    if not os.path.exists(path):
+        splits = [position for position, letter in enumerate(path) if letter == ":"]
+        for position in reversed(splits):  # the longest FILE that is there
+            if os.path.exists(path[:position]):
+                archive, name = path[:position], path[position + 1:]
+                break
     try:
-        found = image.Image(path)
+        found = image.Image(archive, name)
         if inspect:
             libns.write_stdout(image.describe(found, cache))
             libns.flush_output()

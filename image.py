@@ -59,6 +59,8 @@ WHITEOUT_XATTR = "user.overlay.whiteout"
 # An OCI index may list one manifest per machine: ours is this one.
 ARCHITECTURES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le",
                  "s390x": "s390x", "riscv64": "riscv64"}
+# How an OCI layout names its images (skopeo copy ... oci:DIR:NAME writes it).
+REF_NAME = "org.opencontainers.image.ref.name"
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
                "application/vnd.docker.distribution.manifest.list.v2+json")
 CHUNK = 1 << 20
@@ -205,10 +207,17 @@ class Layer:
 
 
 class Image:
-    """An image: its config (a dict) and its layers, bottom first."""
+    """An image: its config (a dict) and its layers, bottom first.
 
-    def __init__(self, path):
+    `name`: which image of an archive that holds several (docker save A B,
+    podman save -m, an OCI layout with several refs), by its tag or name,
+    as `docker run NAME` names one after `docker load`.
+    """
+
+    def __init__(self, path, name=None):
         self.archive = _Archive(path)
+        self.name = name
+        self.names = []  # every image's names in the archive, for --inspect
         if self.archive.has("manifest.json"):
             self.format = "docker save"
             config_name, layer_names = self._docker_manifest()
@@ -234,10 +243,14 @@ class Image:
 
     def _docker_manifest(self):
         manifest = self.archive.read_json("manifest.json", kind=list)
-        if not manifest or not isinstance(manifest[0], dict):
+        if not manifest or not all(isinstance(entry, dict) for entry in manifest):
             raise ImageError("manifest.json: a list of images is expected")
-        config = checked_name(manifest[0].get("Config"), "manifest.json")
-        layers = manifest[0].get("Layers")
+        tags = [entry.get("RepoTags") if isinstance(entry.get("RepoTags"), list) else []
+                for entry in manifest]
+        self.names = [", ".join(map(str, names)) or "(no name)" for names in tags]
+        chosen = self._chosen([[str(tag) for tag in names] for names in tags], "manifest.json")
+        config = checked_name(manifest[chosen].get("Config"), "manifest.json")
+        layers = manifest[chosen].get("Layers")
         if not isinstance(layers, list):
             raise ImageError("manifest.json: Layers must be a list")
         return config, [checked_name(name, "manifest.json") for name in layers]
@@ -259,15 +272,40 @@ class Image:
         blobs = [_blob(layer.get("digest"), name) for layer in layers]
         return config_name, config_digest, [blob for blob, _ in blobs], [hex for _, hex in blobs]
 
-    @staticmethod
-    def _our_manifest(manifests, where):
-        """Of an index's manifests, the one for this machine (or the only one)."""
+    def _chosen(self, names, where):
+        """The number of the image named self.name (a tag: "app:1", or "app" for "app:latest"),
+        or of the only one; refused, with the names, when several are there and none is named."""
+        wanted = self.name and (self.name if ":" in self.name.rsplit("/", 1)[-1]
+                                else f"{self.name}:latest")
+        if wanted is None:
+            if len(names) > 1:
+                listed = "; ".join(", ".join(each) or "(no name)" for each in names)
+                raise ImageError(f"{where}: {len(names)} images in one archive ({listed}): name"
+                                 " one, as --image FILE:NAME")
+            return 0
+        for number, each in enumerate(names):
+            if self.name in each or wanted in each:
+                return number
+        raise ImageError(f"{where}: no image named {self.name} in it (it has:"
+                         f" {'; '.join(', '.join(each) or '(no name)' for each in names)})")
+
+    def _our_manifest(self, manifests, where):
+        """Of an index's manifests, the one named (or the only name), for this machine."""
         if not isinstance(manifests, list) or not manifests:
             raise ImageError(f"{where}: manifests must list at least one")
+        if not all(isinstance(manifest, dict) for manifest in manifests):
+            raise ImageError(f"{where}: manifests must be descriptors")
+        refs = [manifest.get("annotations", {}).get(REF_NAME) if isinstance(
+            manifest.get("annotations"), dict) else None for manifest in manifests]
+        distinct = list(dict.fromkeys(str(ref) for ref in refs if ref is not None))
+        if where == "index.json":
+            self.names = distinct
+        if where == "index.json" and (self.name is not None or len(distinct) > 1):
+            # Each ref is one image (its platforms are its manifests): choose by name.
+            chosen = distinct[self._chosen([[ref] for ref in distinct], where)]
+            manifests = [manifest for manifest, ref in zip(manifests, refs) if str(ref) == chosen]
         architecture = ARCHITECTURES.get(os.uname().machine, os.uname().machine)
         for manifest in manifests:
-            if not isinstance(manifest, dict):
-                raise ImageError(f"{where}: manifests must be descriptors")
             platform = manifest.get("platform")
             if not isinstance(platform, dict) or (platform.get("os"), platform.get(
                     "architecture")) == ("linux", architecture):
@@ -664,8 +702,11 @@ def _set_attributes(path, member, as_root):
 def describe(image, cache):
     """What `container.py --image FILE --inspect` prints: the layers, then the config."""
     cached = os.path.join(cache, "layers")
-    lines = [f"{image.archive.path}: a {image.format} image, config sha256:{image.config_digest}",
-             "layers, bottom first (each a tar of files; the cache keeps each unpacked once):"]
+    lines = [f"{image.archive.path}: a {image.format} image, config sha256:{image.config_digest}"]
+    if len(image.names) > 1:
+        lines.append(f"one of {len(image.names)} images in it: {'; '.join(image.names)}")
+    lines.append("layers, bottom first (each a tar of files; the cache keeps each unpacked"
+                 " once):")
     history = [entry for entry in image.full_config.get("history") or []
                if isinstance(entry, dict) and not entry.get("empty_layer")]
     for number, layer in enumerate(image.layers):

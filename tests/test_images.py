@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -615,3 +616,45 @@ def test_a_bomb_with_a_wrong_digest_is_refused_before_it_expands(place, base):
     assert result.returncode == 125
     assert result.stderr.endswith(f"not the image's {blob.name[:12]}: changed or damaged\n")
     assert os.listdir(place / "cache" / "layers") == [images.digest(base)]
+
+
+def two_images(place, base, flavour):
+    """One archive of two images, as docker save A B or an OCI layout of two refs writes it:
+    each with its own Cmd, named "first:1" and "second:latest" (OCI: their ref names)."""
+    parts = [save_image(str(place / name), [base], {"Cmd": ["/bin/sh", "-c", f"echo {name}"]},
+                        flavour=flavour, directory=True) for name in ("first", "second")]
+    both = place / "both"
+    for part in parts:
+        shutil.copytree(part, both, dirs_exist_ok=True)
+    if flavour == "docker":
+        entries = [json.loads((Path(part) / "manifest.json").read_text())[0] for part in parts]
+        for entry, tag in zip(entries, ["first:1", "second:latest"]):
+            entry["RepoTags"] = [tag]
+        (both / "manifest.json").write_text(json.dumps(entries))
+    else:
+        manifests = [json.loads((Path(part) / "index.json").read_text())["manifests"][0]
+                     for part in parts]
+        for manifest, ref in zip(manifests, ["first:1", "second:latest"]):
+            manifest["annotations"] = {"org.opencontainers.image.ref.name": ref}
+        (both / "index.json").write_text(json.dumps({"schemaVersion": 2,
+                                                     "manifests": manifests}))
+    return str(both)
+
+
+@pytest.mark.parametrize("flavour, where", [("docker", "manifest.json"), ("oci", "index.json")])
+def test_of_several_images_in_one_archive_one_is_chosen_by_name(place, base, flavour, where):
+    archive = two_images(place, base, flavour)
+    cache = ["--cache", str(place / "cache")]
+    for name, said in [("first:1", "first"), ("second", "second"), ("second:latest", "second")]:
+        result = run_container("--image", f"{archive}:{name}", *cache)
+        assert (result.returncode, result.stdout, result.stderr) == (0, f"{said}\n", "")
+    result = run_container("--image", archive, *cache)
+    assert (result.returncode, result.stderr) == (
+        125, f"container.py: --image {archive}: {where}: 2 images in one archive (first:1;"
+        " second:latest): name one, as --image FILE:NAME\n")
+    result = run_container("--image", f"{archive}:third", *cache)
+    assert (result.returncode, result.stderr) == (
+        125, f"container.py: --image {archive}:third: {where}: no image named third in it (it"
+        " has: first:1; second:latest)\n")
+    result = run_container("--image", f"{archive}:first:1", "--inspect", *cache)
+    assert result.stdout.splitlines()[1] == "one of 2 images in it: first:1; second:latest"

@@ -125,9 +125,9 @@ OPTIONS = (
      " programs); read-only, with the container's writes in a layer thrown away at the end"),
     ("--rootfs-rw", "DIR", None, "the same, but writable: the container's writes change DIR"
      " itself"),
-    ("--image", "FILE[:NAME]", None, "run an image that docker save or skopeo (oci-archive)"
-     " wrote, a tar file or its unpacked directory: its layers, command, Env, WorkingDir and"
-     " User; NAME picks one of several in the file"),
+    ("--image", "FILE[:NAME]", None, "run an image that docker save, skopeo (oci-archive,"
+     " dir) or podman save wrote, a tar file or its unpacked directory: its layers, command,"
+     " Env, WorkingDir and User; NAME picks one of several in the file"),
     ("--cache", "DIR", None, "where each layer of an image is unpacked once (default: in"
      " $XDG_CACHE_HOME or ~/.cache, containers-do-not-exist; as root,"
      " /var/cache/containers-do-not-exist)"),

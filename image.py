@@ -218,7 +218,13 @@ class Image:
         self.archive = _Archive(path)
         self.name = name
         self.names = []  # every image's names in the archive, for --inspect
-        if self.archive.has("manifest.json"):
+        if self.archive.has("manifest.json") and isinstance(
+                self.archive.read_json("manifest.json", kind=(list, dict)), dict):
+            # skopeo copy ... dir:DIR, podman save --format docker-dir: one
+            # manifest, as a registry serves it, and each blob named by its hex.
+            self.format = "dir (skopeo, podman docker-dir)"
+            config_name, self.config_digest, layer_names, blob_digests = self._dir_manifest()
+        elif self.archive.has("manifest.json"):
             self.format = "docker save"
             config_name, layer_names = self._docker_manifest()
             self.config_digest = _hex_of(config_name, "manifest.json")
@@ -254,6 +260,16 @@ class Image:
         if not isinstance(layers, list):
             raise ImageError("manifest.json: Layers must be a list")
         return config, [checked_name(name, "manifest.json") for name in layers]
+
+    def _dir_manifest(self):
+        document = self.archive.read_json("manifest.json")
+        layers = document.get("layers")
+        if not isinstance(layers, list) or not all(isinstance(layer, dict) for layer in layers):
+            raise ImageError("manifest.json: layers must be a list of descriptors")
+        _, config_digest = _blob(_object(document, "config", "manifest.json").get("digest"),
+                                 "manifest.json")
+        digests = [_blob(layer.get("digest"), "manifest.json")[1] for layer in layers]
+        return config_digest, config_digest, digests, digests
 
     def _oci_manifest(self):
         descriptor = {"mediaType": INDEX_TYPES[0], "digest": None}

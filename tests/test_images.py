@@ -658,3 +658,26 @@ def test_of_several_images_in_one_archive_one_is_chosen_by_name(place, base, fla
         " has: first:1; second:latest)\n")
     result = run_container("--image", f"{archive}:first:1", "--inspect", *cache)
     assert result.stdout.splitlines()[1] == "one of 2 images in it: first:1; second:latest"
+
+
+@pytest.mark.parametrize("media_type", ["application/vnd.docker.distribution.manifest.v2+json",
+                                        "application/vnd.oci.image.manifest.v1+json"])
+def test_a_dir_layout_as_skopeo_and_podman_write_it_runs(place, base, media_type):
+    # skopeo copy ... dir:DIR and podman save --format docker-dir: manifest.json is the one
+    # manifest (not docker save's list), each blob a file named by its hex, and "version".
+    oci = Path(save_image(str(place / "oci"), [base, layer(entry("data", data=b"from dir:"))],
+                          {"Cmd": ["/bin/sh", "-c", "cat /data"]}, flavour="oci", compress=True,
+                          directory=True))
+    index = json.loads((oci / "index.json").read_text())
+    manifest_hex = index["manifests"][0]["digest"].split(":")[1]
+    manifest = json.loads((oci / "blobs" / "sha256" / manifest_hex).read_text())
+    manifest["mediaType"] = media_type
+    layout = place / "dir"
+    shutil.copytree(oci / "blobs" / "sha256", layout)
+    os.remove(layout / manifest_hex)
+    (layout / "manifest.json").write_text(json.dumps(manifest))
+    (layout / "version").write_text("Directory Transport Version: 1.1\n")
+    result = run_container("--image", str(layout), "--cache", str(place / "cache"))
+    assert (result.returncode, result.stdout, result.stderr) == (0, "from dir:", "")
+    result = run_container("--image", str(layout), "--cache", str(place / "cache"), "--inspect")
+    assert result.stdout.startswith(f"{layout}: a dir (skopeo, podman docker-dir) image,")

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import image
 import libns
-from runtime import seccomp
+from runtime import cgroups, seccomp
 
 HERE = Path(__file__).resolve().parent
 STAGES = {  # stage: (C twin, unshare's flags)
@@ -276,11 +276,13 @@ def root_starts(python, runs, env):
         tool = [python, str(HERE / "container.py"), "-T"]
         image_run = tool + ["--image", f"{folder}/image.tar", "--cache", f"{folder}/cache"]
         subprocess.run(image_run + ["/bin/true"], check=True, env=env)  # unpacked once
-        return time_commands({
-            "container.py (the host's programs)": tool + ["true"],
+        commands = {"container.py (the host's programs)": tool + ["true"]}
+        if cgroups.cannot_make(["memory", "pids", "cpu"]) is None:  # not inside docker run
             # The same, in a cgroup of its own with three limits: the cost of a limit.
-            "container.py --memory --pids-limit --cpus": tool + [
-                "--memory", "64m", "--pids-limit", "100", "--cpus", "1", "true"],
+            commands["container.py --memory --pids-limit --cpus"] = tool + [
+                "--memory", "64m", "--pids-limit", "100", "--cpus", "1", "true"]
+        return time_commands({
+            **commands,
             "container.py --rootfs-rw DIR": tool + ["--rootfs-rw", str(rootfs), "/bin/true"],
             "container.py --rootfs DIR (overlayfs)": tool + ["--rootfs", str(rootfs),
                                                               "/bin/true"],

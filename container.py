@@ -87,6 +87,10 @@ DEFAULT_MOUNTS = [
     {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
      "options": ["nosuid", "nodev", "mode=1777"]},
 ]
+# Docker's /etc/hosts for a container, before its own address and name.
+DOCKER_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
+                "ff02::2\tip6-allrouters\n")
 # With limits: /sys, and the container's own cgroups in it, read-only, as
 # docker run has them; the runtime mounts cgroup v1 or v2, the one in use.
 CGROUP_MOUNTS = [
@@ -410,7 +414,10 @@ def build_spec(options, argv):
     """
     rootfs, writable = checked_rootfs(options, argv)
     resources = resources_of(options)
-    mounts = DEFAULT_MOUNTS + (CGROUP_MOUNTS if resources else [])
+    layered = options["--image"] is not None or (rootfs is not None and not writable)
+    # An image's own /tmp is in its writable layer, as under docker run.
+    mounts = [mount for mount in DEFAULT_MOUNTS if not layered or mount["destination"] != "/tmp"]
+    mounts += CGROUP_MOUNTS if resources else []
     for volume in options["--volume"]:
         try:
             mounts.append(volume_mount(volume, rootfs, writable))
@@ -465,9 +472,32 @@ def build_spec(options, argv):
         linux["namespaces"].append({"type": "user"})
     spec = {"ociVersion": "1.0.2", "process": process, "root": root, "hostname": hostname,
             "mounts": mounts, "linux": linux}
+    if layered:
+        spec["files"] = runtime_files(hostname, options["--net"], network_spec)
     if network_spec:
         spec["network"] = network_spec
     return spec
+
+
+def runtime_files(hostname, net, network_spec):
+    """/etc/hosts, /etc/hostname and /etc/resolv.conf, as dockerd writes them for a container.
+
+    The host's resolv.conf, without the nameservers on its loopback, which
+    a network namespace of its own cannot reach (Docker's rule); the
+    host's as it is with --net host.
+    """
+    hosts = DOCKER_HOSTS
+    if network_spec.get("veth"):
+        hosts += f"{network_spec['veth'][2]}\t{hostname}\n"
+    try:
+        with open("/etc/resolv.conf") as resolv:
+            lines = resolv.read().splitlines()
+    except OSError:
+        lines = []
+    if net != "host":
+        lines = [line for line in lines if not re.match(r"nameserver\s+(127\.|::1\b)", line)]
+    return {"/etc/hosts": hosts, "/etc/hostname": f"{hostname}\n",
+            "/etc/resolv.conf": "".join(line + "\n" for line in lines)}
 
 
 def checked_rootfs(options, argv):

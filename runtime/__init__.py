@@ -19,7 +19,9 @@ The spec is plain data (dicts, lists, strings), and reads as config.json
 does: process (args, env, cwd, user, terminal, capabilities,
 noNewPrivileges), root, hostname, mounts, linux (namespaces, uidMappings,
 gidMappings, devices, maskedPaths, readonlyPaths, seccomp, resources,
-cgroupsPath).  Two fields say more than config.json: `root` may be layers
-(what containerd mounts before runc starts) or the host's programs, and
-`network.veth` is what a network driver sets up around runc.
+cgroupsPath).  Three fields say more than config.json: `root` may be
+layers (what containerd mounts before runc starts) or the host's programs;
+`network.veth` is what a network driver sets up around runc; and `files`
+(/etc/hosts and its kin) is what dockerd writes beside a container and
+binds in.
 """

@@ -107,6 +107,28 @@ def version_for(controllers):
                   " controller, in v2 nor in v1: no limit of it can be set")
 
 
+def cannot_make(controllers):
+    """Why no cgroup with these controllers can be made below ours here; None if one can.
+
+    For the tools that try limits only where they work (bench.py, the
+    tests): inside `docker run` without --privileged the cgroup file
+    system is read-only, and an ordinary user's cgroups are not theirs.
+    """
+    try:
+        version = version_for(controllers)
+    except OSError as error:
+        return error.strerror
+    found, own = mounts(), own_cgroups()
+    if version == "v2":
+        parents = [_directory(found["v2"], own[""])]
+    else:
+        parents = [_directory(found["v1"][name], own[name]) for name in controllers]
+    for parent in parents:
+        if parent is None or not os.access(parent, os.W_OK):
+            return f"{parent}: cgroups cannot be made here (read-only, or not ours)"
+    return None
+
+
 def controllers_for(resources):
     """The controllers the spec's limits need: memory, pids, cpu."""
     return sorted(kind for kind in ("memory", "pids", "cpu") if kind in resources)

@@ -28,6 +28,9 @@ BUILD_DIRECTORY = "/tmp"
 LAYER_ATTRIBUTES = libns.MOUNT_ATTR_RDONLY | libns.MOUNT_ATTR_NODEV
 # The options of a spec's mount that are flags of mount(2); the others are
 # its data, as mount(8) splits them.
+# How write_files opens: never through a link, never waiting on a FIFO.
+FILE_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK
+              | os.O_CLOEXEC)
 MOUNT_OPTIONS = {"ro": libns.MS_RDONLY, "nosuid": libns.MS_NOSUID, "nodev": libns.MS_NODEV,
                  "noexec": libns.MS_NOEXEC, "rbind": libns.MS_BIND | libns.MS_REC}
 
@@ -232,6 +235,38 @@ def mount_volume(root, inside, source_fd, flags, create, what):
             os.close(target_fd)
     finally:
         os.close(source_fd)
+
+
+def write_files(root, files):
+    """The files Docker writes for every container (/etc/hosts, hostname, resolv.conf) in its root.
+
+    Into the container's own writable layer, where the image has an /etc:
+    the image's stay as they were.  Each is reached from the descriptor of /etc, and a link, FIFO
+    or device of the image's in its place is removed first (O_NOFOLLOW,
+    O_NONBLOCK): nothing is written anywhere but in the layer.
+    """
+    for path, text in files.items():
+        directory, name = os.path.split(path)
+        try:
+            parent = open_mount_point(root, directory, directory=True, create=False,
+                                      what=f"the image's {path}")
+        except FileNotFoundError:
+            continue  # an image without /etc (a static program alone) gets none
+        try:
+            try:
+                file = os.open(name, FILE_FLAGS, 0o644, dir_fd=parent)
+            except OSError as error:
+                if error.errno not in (errno.ELOOP, errno.ENXIO, errno.EACCES, errno.EPERM):
+                    raise OSError(error.errno, f"write the image's {path}: {error.strerror}")
+                os.unlink(name, dir_fd=parent)  # not a file: one of the container's own instead
+                file = os.open(name, FILE_FLAGS, 0o644, dir_fd=parent)
+            try:
+                os.write(file, text.encode())
+            finally:
+                os.close(file)
+        finally:
+            os.close(parent)
+        libns.trace(f"write(\"{path}\", ...) /* {len(text)} bytes, in the container's layer */")
 
 
 def make_devices(root, devices):

@@ -87,6 +87,7 @@ def create(spec, layer_trees, init_end, cgroup=None):
     rootfs.mount_all(root, spec["mounts"], bind_sources, writable_root="path" in spec["root"],
                      cgroup=cgroup)
     rootfs.make_devices(root, linux["devices"])
+    rootfs.write_files(root, spec.get("files", {}))
     confinement.hide_paths(root, linux["maskedPaths"], linux["readonlyPaths"])
     libns.sethostname(spec["hostname"])
     network.set_up_inside(spec.get("network", {}).get("veth"), has_namespace(linux, "network"))

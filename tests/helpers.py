@@ -227,6 +227,12 @@ def our_queues():
     return sorted(line.split()[1] for line in lines if line.split()[2] == OUR_QUEUE_MODE[1:])
 
 
+def cgroups_refusal():
+    """Why the limits' tests cannot run here (a read-only cgroup file system); None if they can."""
+    from runtime import cgroups
+    return cgroups.cannot_make(["memory", "pids", "cpu"])
+
+
 def cgroups_left_behind():
     """The container cgroups below our own whose tool is gone: a leak of ours.
 

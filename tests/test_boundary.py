@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from helpers import (copy_programs, ROOT, TIMEOUT, as_nobody, read, run_as_nobody, run_container,
+from helpers import (ROOT, TIMEOUT, as_nobody, copy_programs, read, run_as_nobody, run_container,
                      stage_env)
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, TIMEOUT, read, stage_env, table_commands
+from helpers import ROOT, TIMEOUT, cgroups_refusal, read, stage_env, table_commands
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
@@ -97,9 +97,18 @@ def run_shell(script, folder):
         return status, output.read()
 
 
+def skip_without_cgroups(text):
+    """Skip, saying why, an example of limits where no cgroup can be made (inside docker run)."""
+    if any(word in text for word in ("cgroup.procs", "--memory", "--pids-limit", "check.py 13")):
+        refusal = cgroups_refusal()
+        if refusal:
+            pytest.skip(f"cgroup limits: {refusal}")
+
+
 @pytest.mark.parametrize("document, command, expected", console_examples(),
                          ids=lambda value: value[:60] if isinstance(value, str) else None)
 def test_console_example_prints_what_the_document_says(document, command, expected, checkout_copy):
+    skip_without_cgroups(command)
     _, output = run_shell(command, checkout_copy)
     if not output.endswith("\n"):
         output += "\n"
@@ -110,6 +119,7 @@ def test_console_example_prints_what_the_document_says(document, command, expect
 @pytest.mark.parametrize("document, script", blocks("sh"),
                          ids=lambda value: value.splitlines()[0][:60] if "\n" in value else None)
 def test_sh_block_succeeds(document, script, checkout_copy):
+    skip_without_cgroups(script)
     status, output = run_shell("set -e\n" + script, checkout_copy)
     assert status == 0, f"{document}: this block failed:\n{script}\nprinting:\n{output}"
 

@@ -17,7 +17,7 @@ import pytest
 
 from helpers import ROOT, TIMEOUT, cgroups_left_behind, run_as_nobody, run_container, stage_env
 
-pytestmark = pytest.mark.usefixtures("namespaces_work")
+pytestmark = pytest.mark.usefixtures("namespaces_work", "cgroups_work")
 
 from runtime import cgroups  # noqa: E402 (helpers puts the checkout on the path)
 

@@ -15,8 +15,9 @@ RB_POWER_OFF = 0x4321FEDC
 MOUNTS = (("proc", "/proc", "proc", ""), ("sysfs", "/sys", "sysfs", ""),
           ("cgroup2", "/sys/fs/cgroup", "cgroup2", ""), ("devtmpfs", "/dev", "devtmpfs", ""),
           ("devpts", "/dev/pts", "devpts", "ptmxmode=0666,mode=620"),
-          ("tmpfs", "/dev/shm", "tmpfs", "mode=1777"), ("tmpfs", "/tmp", "tmpfs", "mode=1777"),
-          ("tmpfs", "/run", "tmpfs", "mode=755"))
+          ("tmpfs", "/dev/shm", "tmpfs", "mode=1777"), ("tmpfs", "/run", "tmpfs", "mode=755"))
+# No tmpfs on /tmp: the checkout may lie there (CI's clone), and what the
+# guest writes there already goes to the overlay's throwaway layer.
 
 
 def main():
@@ -31,14 +32,18 @@ def main():
     with open("/proc/sys/kernel/hostname", "w") as hostname:
         hostname.write("guest")
     subprocess.run(["ip", "link", "set", "lo", "up"])
-    command = subprocess.Popen(request["argv"], cwd=request["cwd"], env=request["env"])
-    while True:
-        pid, status = os.waitpid(-1, 0)  # every orphan is ours to reap
-        if pid == command.pid:
-            break
-    code = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else (
-        os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status))
-    print(f"guest: exit status {code if code >= 0 else 128 - code}", flush=True)
+    try:
+        command = subprocess.Popen(request["argv"], cwd=request["cwd"], env=request["env"])
+    except OSError as error:
+        print(f"guest: {request['argv'][0]} in {request['cwd']}: {error.strerror}", flush=True)
+        code = 127 if isinstance(error, FileNotFoundError) else 126
+    else:
+        while True:
+            pid, status = os.waitpid(-1, 0)  # every orphan is ours to reap
+            if pid == command.pid:
+                break
+        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+    print(f"guest: exit status {code}", flush=True)
     os.sync()
     libc.reboot(RB_POWER_OFF)
 

@@ -31,6 +31,10 @@ import time
 import libns
 
 PREFIX = "containers-do-not-exist."
+# In a cgroup namespace of someone else's (inside a container), the mounted
+# trees begin below where our own cgroup is, and ours is in none of them.
+HIDDEN = ("make a cgroup for the limits: this cgroup file system shows only a part of the"
+          " tree, without our own cgroup (inside another container?)")
 # The files each limit is written to, by version; v1's name their tree.
 FILES = {
     "v2": {"memory": "memory.max", "swap": "memory.swap.max", "pids": "pids.max",
@@ -92,6 +96,7 @@ def version_for(controllers):
     and the v2 tree holds only what no v1 tree took (hugetlb).
     """
     found, own = mounts(), own_cgroups()
+    directory = None
     if found["v2"] is not None and "" in own:
         directory = _directory(found["v2"], own[""])
         try:
@@ -102,6 +107,8 @@ def version_for(controllers):
             pass
     if all(controller in found["v1"] and controller in own for controller in controllers):
         return "v1"
+    if found["v2"] is not None and directory is None:
+        raise OSError(errno.EOPNOTSUPP, HIDDEN)
     missing = sorted(set(controllers) - set(found["v1"]))
     raise OSError(errno.EOPNOTSUPP, f"this machine's cgroups have no {', '.join(missing)}"
                   " controller, in v2 nor in v1: no limit of it can be set")
@@ -152,6 +159,8 @@ class Cgroup:
         else:
             self.parents = {controller: _directory(found["v1"][controller], own[controller])
                             for controller in controllers}
+        if None in self.parents.values():
+            raise OSError(errno.EOPNOTSUPP, HIDDEN)
         # v1's trees by the controllers they hold ("cpu,cpuacct"), for mount_inside.
         self.trees = sorted({",".join(found["v1 trees"][found["v1"][controller][0]])
                              for controller in controllers}) if self.version == "v1" else []

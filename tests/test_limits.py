@@ -160,3 +160,27 @@ def test_ctrl_c_ends_a_limited_container_and_removes_its_cgroup():
     started.send_signal(signal.SIGINT)
     assert started.wait(TIMEOUT) == 130
     assert cgroups_left_behind() == []
+
+
+def test_in_a_cgroup_namespace_of_another_s_the_limits_are_refused_in_one_line():
+    # As inside someone else's container: the mounted trees begin above
+    # where our own cgroup is, so ours cannot be found in them.
+    parent = cgroups._directory(cgroups.mounts()["v2"] if VERSION == "v2" else
+                                cgroups.mounts()["v1"]["pids"],
+                                cgroups.own_cgroups()["" if VERSION == "v2" else "pids"])
+    inner = f"{parent}/containers-do-not-exist.{os.getpid()}"
+    os.mkdir(inner)
+    try:
+        result = subprocess.run(["sh", "-c", f'echo $$ > {inner}/cgroup.procs; exec unshare'
+                                 f' --cgroup {sys.executable} {ROOT / "container.py"}'
+                                 " --pids-limit 5 true"], capture_output=True, text=True,
+                                env=stage_env(), timeout=TIMEOUT)
+    finally:
+        while os.path.isdir(inner):
+            try:
+                os.rmdir(inner)
+            except OSError:
+                time.sleep(0.05)  # until sh and unshare have left it
+    assert (result.returncode, result.stderr) == (
+        125, "container.py: make a cgroup for the limits: this cgroup file system shows only a"
+        " part of the tree, without our own cgroup (inside another container?)\n")

@@ -446,8 +446,9 @@ def _hold_closed_standard_fds():
 
 # In the child, until it execs: the pipe on which it reports a failure.
 _error_pipe = None
-# In the child: the tool's mount and UTS namespaces, which mount() and
-# sethostname() refuse to change (see _refuse_to_change_the_host_s_mounts).
+# The tool's mount and UTS namespaces, which mount() and sethostname()
+# refuse to change (see _refuse_to_change_the_host_s_mounts): in a stage
+# from command_line() on, and in every child of clone().
 _tool_namespaces = None
 # Set in the child, for the trace's '[child] ' mark.
 _in_child = False
@@ -573,7 +574,14 @@ def _child_main(child_exec, argv, handshake, in_user_namespace, become_root, too
         _held = None
         signal.pthread_sigmask(signal.SIG_SETMASK, caller_mask)
         child_exec(argv)
-        raise RuntimeError("child_exec() returned without calling execvp()")
+        raise ChildError(0, "child_exec() returned without calling execvp(): end it with"
+                         " libns.execvp(argv), as C's child_exec ends in execvp()", 125)
+    except SystemExit as error:
+        # sys.exit() would run the parent's cleanup in the child, then leave
+        # with a status that says nothing of the command.
+        _report(ChildError(0, f"child_exec() called sys.exit({error.code!r}){_place(error)}:"
+                           " end it with libns.execvp(argv), or os._exit(STATUS) to end it"
+                           " without a command", 125), in_user_namespace)
     except BaseException as error:
         _report(error, in_user_namespace)
     finally:
@@ -604,10 +612,39 @@ def _report(error, in_user_namespace):
 
 
 def _describe(error):
-    """One line for an exception: our OSErrors already name the call that failed."""
+    """One line for an exception: our OSErrors already name the call that failed.
+
+    An error raised in a stage's own code (a student's typo, a socket call
+    that failed) also says where: the file, the line and its text.
+    """
     if isinstance(error, OSError) and error.strerror:
-        return error.strerror if error.filename is None else f"{error.filename}: {error.strerror}"
-    return f"{type(error).__name__}: {error}"
+        said = error.strerror if error.filename is None else f"{error.filename}: {error.strerror}"
+    else:
+        said = f"{type(error).__name__}: {error}"
+    return said + _place(error)
+
+
+_LIBRARY = os.path.dirname(os.path.realpath(__file__))
+_STANDARD_LIBRARY = os.path.dirname(os.path.realpath(os.__file__))
+
+
+def _place(error):
+    """' (line 21 of net_lo.py: TEXT)' when the error came from outside libns and runtime/.
+
+    The innermost frame that is not the standard library's tells who made
+    the call that failed: ours name it in their messages; any other's, a
+    stage's or a student's code, is shown as Python's traceback would.
+    """
+    import traceback  # only on a way out: 2 ms less for every start
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+              if not frame.filename.startswith((_STANDARD_LIBRARY + os.sep, "<"))]
+    if not frames:
+        return ""
+    where = os.path.realpath(frames[-1].filename)
+    if where == os.path.realpath(__file__) or where.startswith(f"{_LIBRARY}/runtime/"):
+        return ""
+    text = f": {frames[-1].line}" if frames[-1].line else ""
+    return f" (line {frames[-1].lineno} of {os.path.basename(where)}{text})"
 
 
 # --- prctl(2) ---------------------------------------------------------------
@@ -1056,8 +1093,16 @@ def mount(source, target, fstype, flags=0, data=None):
         raise _error(description)
 
 
+_IN_THE_PARENT = ("it runs in the parent, in the host's namespaces; call it in child_exec,"
+                  " after clone()")
+
+
 def _refuse_to_change_the_host_s_mounts(description, target, flags):
-    """In a child of clone(): refuse a mount that would change the tool's mounts, the host's.
+    """Refuse a mount that would change the tool's mounts, the host's.
+
+    In a stage's parent, every mount would (a proc mounted before clone()
+    lands on the host's /proc); in a child of clone(), one in the tool's
+    mount namespace, or one that propagates back to it.
 
     A plausible mistake (a stage without CLONE_NEWNS, or without its first,
     MS_PRIVATE, mount on a host whose / is shared, as every systemd host's
@@ -1065,8 +1110,8 @@ def _refuse_to_change_the_host_s_mounts(description, target, flags):
     So libns says which flag or step is missing instead, as `mount` cannot.
     """
     if os.readlink("/proc/self/ns/mnt") == _tool_namespaces["mnt"]:
-        raise OSError(errno.EPERM, f"{description} would change the host's mounts: this stage"
-                      " has no CLONE_NEWNS")
+        raise OSError(errno.EPERM, f"{description} would change the host's mounts: "
+                      + ("this stage has no CLONE_NEWNS" if _in_child else _IN_THE_PARENT))
     if flags & (MS_REMOUNT | MS_PRIVATE | MS_SLAVE | MS_SHARED):
         return  # changes a mount in place: nothing new to propagate
     # The new mount appears wherever the mount it lands on has peers.
@@ -1113,7 +1158,8 @@ def sethostname(hostname):
     shared = _tool_namespaces and os.readlink("/proc/self/ns/uts") == _tool_namespaces["uts"]
     if shared:
         raise OSError(errno.EPERM, f"sethostname {os.fsdecode(name)} would change the host's"
-                      " hostname: this stage has no CLONE_NEWUTS")
+                      " hostname: "
+                      + ("this stage has no CLONE_NEWUTS" if _in_child else _IN_THE_PARENT))
     result = _sethostname(name, len(name))
     _trace(f"sethostname({_c_string(name)}, {len(name)})", _result(result, result != 0))
     if result != 0:
@@ -1895,15 +1941,19 @@ def _exit_like_docker_run(kind, error, traceback):
     """sys.excepthook from command_line() on: an error ends the tool as docker run's do.
 
     ChildError with its status (125, 126, 127); any other OSError, and a
-    command no C string can hold (ValueError), with 125 and one line.
-    Anything else is a bug of ours: its traceback, and 125.
+    command no C string can hold (ValueError), with 125 and one line; so
+    does any error in a stage's own code, with its line (see _place).
+    Anything else is a bug of libns or runtime/: its traceback, and 125.
     """
     if isinstance(error, ChildError):
         exit_with_message(error.strerror, error.status)
     if isinstance(error, OSError):
         exit_with_message(_describe(error), 125)
-    if isinstance(error, ValueError):
+    place = _place(error)
+    if isinstance(error, ValueError) and not place:
         exit_with_message(str(error), 125)
+    if place:  # an error in the stage's own code: what and where, in one line
+        exit_with_message(_describe(error), 125)
     sys.__excepthook__(kind, error, traceback)
     flush_output()
     os._exit(125)
@@ -1955,13 +2005,44 @@ def parse_options(args, doc, arguments=f"[--] {COMMAND}", options=None, note=STA
             write_stdout(f"{usage(arguments)}{about}\n\n{OPTIONS_HELP}\n{note}\n")
             os._exit(0)
         elif option in ("-v", "--verbose"):
+            if args and ":" in args[0] and args[0].split(":")[1].startswith("/"):
+                # docker run's -v HOST:CONTAINER: not a command to trace.
+                exit_with_message(f"-v {args[0]}: -v is the trace here, not docker run's"
+                                  f" volume; container.py --volume {args[0]} binds it", 125)
             tracing = True
         elif option == "--":
             break
+        elif name in DOCKER_RUN_HABITS:
+            exit_with_message(f"{name} is docker run's: {DOCKER_RUN_HABITS[name]}", 125)
         else:
             exit_with_message(f"unknown option {option!r} (put -- before a command that"
                               f" starts with '-')\n{usage(arguments)}", 125)
     return values, args
+
+
+_IN_CONTAINER_PY = "container.py takes it (a stage takes only -h and -v)"
+# What a hand used to docker run types, and what does the same here.
+DOCKER_RUN_HABITS = {
+    **dict.fromkeys(("-i", "-t", "-it", "-ti", "--interactive", "--tty"),
+                    "the command always reads your stdin, and container.py gives it a terminal"
+                    " of its own when stdin is one; leave it out"),
+    "--rm": "nothing here outlives its command; leave it out",
+    "--name": "nothing here has a name; find a container by its tool's pid (EXERCISES.md, 8)",
+    **dict.fromkeys(("-d", "--detach"), "nothing here runs detached; end the command line"
+                    " with & in your shell"),
+    **dict.fromkeys(("-p", "--publish"), "nothing publishes a port yet; container.py --net"
+                    " veth gives the container an address the host reaches"),
+    **dict.fromkeys(("-u", "--user"), "nothing takes it yet; run the command through"
+                    " setpriv --reuid=UID --regid=GID --clear-groups"),
+    **dict.fromkeys(("-w", "--workdir"), "nothing takes it yet; run sh -c 'cd DIR && exec"
+                    " COMMAND'"),
+    "--init": "container.py always runs an init as PID 1; leave it out",
+    "-m": "container.py --memory does the same",
+    "--network": "container.py --net none|veth|host does the same",
+    **dict.fromkeys(("--net", "--env", "-e", "--volume", "--hostname",
+                     "--privileged", "--cap-add", "--cap-drop", "--security-opt", "--memory",
+                     "--memory-swap", "--pids-limit", "--cpus", "--userns"), _IN_CONTAINER_PY),
+}
 
 
 def default_command():
@@ -1976,8 +2057,15 @@ def command_line(doc):
     tool with one line and docker run's status (see _exit_like_docker_run),
     so that a stage's main() reads as its C twin's, without a try.
     """
+    global _tool_namespaces
     _, argv = parse_options(sys.argv[1:], doc)
     errors_exit_like_docker_run()
+    try:
+        # The host's: mount() and sethostname() refuse to change them, here
+        # in the parent as in its children.
+        _tool_namespaces = {kind: os.readlink(f"/proc/self/ns/{kind}") for kind in ("mnt", "uts")}
+    except FileNotFoundError:
+        pass  # a /proc of another PID namespace: no host to guard here
     return argv or default_command()
 
 

@@ -4,7 +4,7 @@ Below is the pid stage, copied as the tutorial copies each program.  Add the
 cgroup namespace: the command's /proc/self/ns/cgroup must differ from the
 host's.  See EXERCISES.md.
 
-Run it:      PYTHONPATH=. python3 exercises/cgroup_stage.py readlink /proc/self/ns/cgroup
+Run it:      python3 exercises/cgroup_stage.py readlink /proc/self/ns/cgroup
 Check it:    python3 exercises/check.py 9
 """
 import libns

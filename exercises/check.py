@@ -1,6 +1,8 @@
 """check.py: check your work on an exercise of EXERCISES.md.
 
-Usage:  python3 exercises/check.py N [FILE]
+Usage:  python3 exercises/check.py N [FILE]     check exercise N
+        python3 exercises/check.py all          where you are, every exercise
+        python3 exercises/check.py reset N      its starting file back (yours: FILE~)
 
 Runs the file exercise N asks you to write (or FILE) in real namespaces,
 and says in plain words what is right and what is still missing, with what
@@ -8,10 +10,13 @@ your stage itself said when something went wrong, and a hint for the
 mistakes it knows.  Exits 0 when everything is right, 1 when something is
 missing, 2 for a bad call.
 
-Your code cannot reach the host through it: as root, every run happens in
-throwaway mount, UTS and IPC namespaces of its own (unshare), so that a
-stage that forgets a flag changes those, not the host's; as an ordinary
-user your stage has no power over the host anyway.
+Your code cannot reach the host through it: every run happens in throwaway
+mount, UTS, IPC and network namespaces of its own (unshare), so that a
+stage that forgets a flag changes those, not the host's.  As an ordinary
+user, they come with a user namespace in which you are root, as `unshare
+--map-root-user` gives, so that every exercise but the cgroup one runs
+rootless; and its / is shared, as on any systemd host, so that a mount that
+would leak to such a host leaks here, where check.py sees it.
 """
 import os
 import shutil
@@ -24,13 +29,17 @@ import time
 EXERCISES_DIR = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(EXERCISES_DIR)
 TIMEOUT = 20  # seconds: a stage that runs `true` ends in a fraction of one
-KINDS = ("cgroup", "net", "mnt", "uts", "ipc", "pid")
+KINDS = ("cgroup", "net", "mnt", "uts", "ipc", "pid", "user")
 PID_STAGE_NAMESPACES = ("net", "mnt", "uts", "ipc", "pid")
-THROWAWAY = ["unshare", "--mount", "--uts", "--ipc", "--propagation", "private"]
-# Before the stage starts, the shell that starts it prints its namespaces:
-# "new" means new to the stage, wherever the check itself runs.
-SHOW_NAMESPACES = (f"for kind in {' '.join(KINDS)}; do readlink /proc/self/ns/$kind; done;"
-                   ' echo ===; exec "$@"')
+THROWAWAY = ["unshare", "--mount", "--uts", "--ipc", "--net", "--propagation", "private"]
+AS_ROOT_OF_ITS_OWN = ["--user", "--map-root-user"]  # rootless: root of a user namespace
+# Before the stage starts, the shell that starts it shares its / with the
+# mounts below it, as systemd does on a host (a new peer group: the
+# throwaway namespace's own), and prints its namespaces: "new" means new
+# to the stage, wherever the check itself runs.
+SHOW_NAMESPACES = ("mount --make-rshared / &&"
+                   f" for kind in {' '.join(KINDS)}; do readlink /proc/self/ns/$kind; done &&"
+                   ' echo === && exec "$@"')
 
 
 class Run:
@@ -61,7 +70,7 @@ class Run:
 def python_command(stage, *command):
     """The argv that runs `python3 STAGE COMMAND...` (or a built C program) where it cannot
     reach the host."""
-    wrapper = THROWAWAY if os.geteuid() == 0 else []
+    wrapper = THROWAWAY + ([] if os.geteuid() == 0 else AS_ROOT_OF_ITS_OWN)
     program = [sys.executable, stage] if stage.endswith(".py") else [stage]
     return [*wrapper, "sh", "-c", SHOW_NAMESPACES, "sh", *program, *command]
 
@@ -131,8 +140,10 @@ def check_net_lo(stage):
 def check_pid_no_proc(stage):
     """Exercise 6: the pid stage without its fresh /proc."""
     result = run(stage, "sh", "-c", "echo $$")
+    hint = ("; hint: keep CLONE_NEWPID in the flags: only the line that mounts proc goes"
+            if result.status == 0 and result.stdout != "1\n" else "")
     yield (result.stdout == "1\n",
-           "the command is PID 1 of a new PID namespace (echo $$ says 1)", result)
+           "the command is PID 1 of a new PID namespace (echo $$ says 1)" + hint, result)
     result = run(stage, "ps", "-e", "-o", "pid=")
     many = len(result.stdout.split()) > 1
     yield (many, "ps lists the host's processes: no fresh proc is mounted on /proc"
@@ -192,8 +203,11 @@ def check_cgroup_stage(stage):
             if "this stage has no CLONE_" in result.stderr else "")
     yield bool(inside), "the stage runs a command and exits with its status" + hint, result
     outside = result.outside
-    yield (bool(inside) and inside["cgroup"] != outside.get("cgroup"),
-           "the command's cgroup namespace is a new one", None)
+    new_cgroup = bool(inside) and inside["cgroup"] != outside.get("cgroup")
+    hint = ("; hint: the user namespace is new instead: the flag is CLONE_NEWCGROUP, not"
+            " CLONE_NEWUSER" if inside and not new_cgroup and inside["user"] != outside.get("user")
+            else "")
+    yield new_cgroup, "the command's cgroup namespace is a new one" + hint, None
     kept = bool(inside) and all(inside[kind] != outside.get(kind) for kind in PID_STAGE_NAMESPACES)
     hint = "" if kept or not inside else (
         "; hint: add CLONE_NEWCGROUP to the flags with |; do not replace them")
@@ -209,10 +223,13 @@ def check_c_cgroup(program):
         binary = os.path.join(folder, "out")
         built = subprocess.run(["gcc", "-Wall", "-Wextra", "-o", binary, program],
                                capture_output=True, text=True, timeout=TIMEOUT)
-        warnings = [line for line in built.stderr.splitlines() if ": " in line]
-        yield (built.returncode == 0 and not warnings,
+        # gcc's first error or warning, with its hint ("did you mean ..."),
+        # and the file named as the student named it.
+        said = [line.replace(program, os.path.basename(program))
+                for line in built.stderr.splitlines() if " error: " in line or " warning: " in line]
+        yield (built.returncode == 0 and not said,
                "it compiles with gcc -Wall -Wextra, without a warning"
-               + (f" (gcc: {warnings[0]})" if warnings else ""), None)
+               + (f" (gcc: {said[0]})" if said else ""), None)
         if built.returncode != 0:
             return
         result, inside = namespaces_inside(binary)
@@ -301,28 +318,96 @@ EXERCISES = {
 }
 
 
-def main(arguments):
-    if not arguments or not arguments[0].isdigit() or int(arguments[0]) not in EXERCISES:
-        numbers = ", ".join(map(str, EXERCISES))
-        print(f"usage: check.py N [FILE], where N is one of {numbers}", file=sys.stderr)
+LAST_EXERCISE = 13
+NUMBERS = ", ".join(map(str, EXERCISES))
+USAGE = f"usage: check.py N [FILE] | all | reset N, where N is one of {NUMBERS}"
+
+
+def verdicts(number, stage):
+    """(right, what, what the stage said or None) for each thing exercise N checks."""
+    told = set()
+    for right, what, result in EXERCISES[number][1](os.path.abspath(stage)):
+        said = result.complaint(os.path.abspath(stage)) if result and not right else None
+        yield right, what, None if said in told else said
+        told.add(said)  # each complaint once
+
+
+def check_one(number, stage):
+    """check.py N: every check, in words."""
+    print(f"{EXERCISES[number][1].__doc__.rstrip('.')} ({stage})")
+    missing = 0
+    for right, what, said in verdicts(number, stage):
+        print(f"  {'ok' if right else 'missing':8} {what}")
+        missing += not right
+        if said:
+            print(f"           your stage said: {said}")
+    print("All done." if not missing else f"{missing} thing(s) still missing.")
+    return 1 if missing else 0
+
+
+def check_all():
+    """check.py all: one line an exercise, for a student's progress or a teacher's look."""
+    done = 0
+    for number, (name, check) in EXERCISES.items():
+        stage = os.path.join(EXERCISES_DIR, name)
+        if number == 13 and os.geteuid() != 0:
+            print(f"{number:>2}  {name:16} needs root: sudo python3 exercises/check.py 13")
+            continue
+        missing = sum(not right for right, _, _ in verdicts(number, stage))
+        done += not missing
+        print(f"{number:>2}  {name:16} " + ("done" if not missing else
+              f"{missing} thing(s) missing: python3 exercises/check.py {number}"))
+    others = ", ".join(str(n) for n in range(1, LAST_EXERCISE + 1) if n not in EXERCISES)
+    print(f"{done} of {len(EXERCISES)} done; {others} are commands to run and read.")
+    return 0 if done == len(EXERCISES) else 1
+
+
+def reset(number):
+    """check.py reset N: the starting file back, as the last commit has it; yours kept as FILE~."""
+    relative = f"exercises/{EXERCISES[number][0]}"
+    try:
+        start = subprocess.run(["git", "-C", ROOT, "show", f"HEAD:{relative}"],
+                               capture_output=True, timeout=TIMEOUT)
+    except OSError as error:
+        start = subprocess.CompletedProcess([], 1, b"", f"git: {error.strerror}".encode())
+    if start.returncode != 0:
+        why = (start.stderr.decode(errors="replace").strip().splitlines() or ["?"])[-1]
+        print(f"check.py: reset needs the git checkout the file came from ({why})",
+              file=sys.stderr)
         return 2
-    name, check = EXERCISES[int(arguments[0])]
-    stage = arguments[1] if len(arguments) > 1 else os.path.join(EXERCISES_DIR, name)
+    path = os.path.join(ROOT, relative)
+    if os.path.isfile(path):
+        shutil.copy2(path, path + "~")  # never lose a student's work
+    with open(path, "wb") as file:
+        file.write(start.stdout)
+    print(f"{relative}: the starting file again" + (f"; yours is {relative}~"
+                                                    if os.path.isfile(path + "~") else ""))
+    return 0
+
+
+def main(arguments):
+    if arguments == ["all"]:
+        return check_all()
+    if len(arguments) == 2 and arguments[0] == "reset" and arguments[1].isdigit() \
+            and int(arguments[1]) in EXERCISES:
+        return reset(int(arguments[1]))
+    if arguments and arguments[0].isdigit() and 1 <= int(arguments[0]) <= LAST_EXERCISE \
+            and int(arguments[0]) not in EXERCISES:
+        print(f"check.py: exercise {arguments[0]} has no code to check: run and read what"
+              f" EXERCISES.md shows for it (check.py checks {NUMBERS})", file=sys.stderr)
+        return 2
+    if not arguments or not arguments[0].isdigit() or int(arguments[0]) not in EXERCISES \
+            or len(arguments) > 2:
+        print(USAGE, file=sys.stderr)
+        return 2
+    number = int(arguments[0])
+    stage = arguments[1] if len(arguments) > 1 else os.path.join(EXERCISES_DIR,
+                                                                 EXERCISES[number][0])
     if not os.path.isfile(stage):
         print(f"check.py: {stage}: no such file; write it first (see EXERCISES.md)",
               file=sys.stderr)
         return 2
-    print(f"{check.__doc__.rstrip('.')} ({stage})")
-    missing, told = 0, set()
-    for right, what, result in check(os.path.abspath(stage)):
-        print(f"  {'ok' if right else 'missing':8} {what}")
-        missing += not right
-        said = result.complaint(os.path.abspath(stage)) if result and not right else None
-        if said and said not in told:  # each complaint once
-            print(f"           your stage said: {said}")
-            told.add(said)
-    print("All done." if not missing else f"{missing} thing(s) still missing.")
-    return 1 if missing else 0
+    return check_one(number, stage)
 
 
 if __name__ == "__main__":

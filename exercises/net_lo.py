@@ -3,7 +3,7 @@
 Below is the net stage, copied.  The child must bring `lo` up before the
 command runs, so that `ip link show lo` inside shows UP.  See EXERCISES.md.
 
-Run it:      PYTHONPATH=. python3 exercises/net_lo.py ip link show lo
+Run it:      python3 exercises/net_lo.py ip link show lo
 Check it:    python3 exercises/check.py 2
 """
 import libns

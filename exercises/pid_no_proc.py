@@ -4,7 +4,7 @@ Below is the pid stage, copied.  Change it so that the child does
 everything the pid stage's does but mount a fresh proc, then see what `ps`
 shows.  See EXERCISES.md.
 
-Run it:      PYTHONPATH=. python3 exercises/pid_no_proc.py sh -c 'echo $$; ps -e | wc -l'
+Run it:      python3 exercises/pid_no_proc.py sh -c 'echo $$; ps -e | wc -l'
 Check it:    python3 exercises/check.py 6
 """
 import libns

@@ -6,7 +6,7 @@ before it runs a line: libns.clone() takes prepare=, a function of the
 child's pid that the parent calls while the child waits.  Remove the
 cgroup when the tool leaves (libns.at_exit).  Needs root.  See EXERCISES.md.
 
-Run it:      sudo PYTHONPATH=. python3 exercises/pids_limit.py cat /proc/self/cgroup
+Run it:      sudo python3 exercises/pids_limit.py cat /proc/self/cgroup
 Check it:    sudo python3 exercises/check.py 13
 """
 import libns

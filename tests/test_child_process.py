@@ -76,7 +76,8 @@ def test_exception_in_a_stage_s_setup_is_one_line_and_125(visible_dir):
     result = run_python(f"import runpy, sys; sys.argv = ['{stage}', 'echo', 'command ran'];"
                         f" runpy.run_path('{stage}', run_name='__main__')")
     assert (result.returncode, result.stdout, result.stderr) == (
-        125, "", "mystage.py: RuntimeError: something went wrong\n")
+        125, "", "mystage.py: RuntimeError: something went wrong (line 4 of mystage.py:"
+                 ' raise RuntimeError("something went wrong"))\n')
 
 
 def test_a_command_s_own_127_is_its_status_not_an_error():

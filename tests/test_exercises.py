@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from helpers import ROOT, cgroups_refusal, run_as_nobody, stage_env
+from helpers import ROOT, as_nobody, cgroups_refusal, run_as_nobody, stage_env
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
@@ -29,10 +29,44 @@ def skip_without_cgroups(number):
         pytest.skip(f"cgroup limits: {refusal}")
 
 
+@pytest.fixture(params=["root", "nobody"])
+def check_as(request):
+    """check.py as root, and as an ordinary user (nobody), as a class runs it.
+
+    Called with paths relative to the checkout; as nobody, the exercises and
+    the wrong attempts are copied where nobody may read them.  Its `who`
+    says which.
+    """
+    if request.param == "root":
+        def run(*arguments):
+            return check(*(str(ROOT / a) if "/" in a else a for a in arguments))
+    else:
+        folder = request.getfixturevalue("world_readable_copy")
+        for part in ("exercises", "tests/wrong_attempts"):  # libns.py: a link beside them
+            if not (folder / part).is_dir():  # the folder is the session's
+                shutil.copytree(ROOT / part, folder / part, symlinks=True,
+                                ignore=shutil.ignore_patterns("__pycache__"))
+
+        def run(*arguments):
+            argv = as_nobody(folder, "exercises/check.py",
+                             *(str(folder / a) if "/" in a else a for a in arguments))
+            return subprocess.run(argv, capture_output=True, text=True, env=stage_env(),
+                                  timeout=CHECK_TIMEOUT)
+    run.who = request.param
+    return run
+
+
 @pytest.mark.parametrize("number", STARTERS)
-def test_solution_passes_every_check(number):
+def test_solution_passes_every_check(number, check_as):
+    # Every exercise but 13 (a cgroup of the machine's is root's) passes
+    # rootless too, as EXERCISES.md says.
+    if number == 13 and check_as.who == "nobody":
+        result = check_as("13", "exercises/solutions/pids_limit.py")
+        assert (result.returncode, result.stderr) == (1, "")
+        assert "  missing  run it as root: sudo python3 exercises/check.py 13" in result.stdout
+        return
     skip_without_cgroups(number)
-    result = check(str(number), str(ROOT / "exercises" / "solutions" / STARTERS[number]))
+    result = check_as(str(number), f"exercises/solutions/{STARTERS[number]}")
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.splitlines()[-1] == "All done."
     assert all(line.startswith("  ok ") for line in result.stdout.splitlines()[1:-1])
@@ -49,9 +83,16 @@ def test_starting_file_still_misses_something(number):
     assert lines[-1].endswith("thing(s) still missing.")
 
 
+USAGE = "usage: check.py N [FILE] | all | reset N, where N is one of 2, 6, 7, 9, 11, 13\n"
+
+
 @pytest.mark.parametrize("arguments, message", [
-    ([], "usage: check.py N [FILE], where N is one of 2, 6, 7, 9, 11, 13\n"),
-    (["3"], "usage: check.py N [FILE], where N is one of 2, 6, 7, 9, 11, 13\n"),
+    ([], USAGE),
+    (["14"], USAGE),
+    (["2", "a", "b"], USAGE),
+    (["reset", "3"], USAGE),
+    (["3"], "check.py: exercise 3 has no code to check: run and read what EXERCISES.md shows for"
+            " it (check.py checks 2, 6, 7, 9, 11, 13)\n"),
     (["2", "/no/such.py"], "check.py: /no/such.py: no such file; write it first"
                            " (see EXERCISES.md)\n"),
 ])
@@ -94,7 +135,35 @@ def syntax_error_said(attempt):
      "SYNTAX ERROR"),  # in the words of the Python that runs it: see syntax_error_said
     (2, "net_lo_exception.py",
      "  missing  the stage runs `ip -o link show` and exits with its status",
-     "net_lo_exception.py: NameError: name 'SIOCGIFFLAGS' is not defined"),
+     "net_lo_exception.py: NameError: name 'SIOCGIFFLAGS' is not defined (line 20 of"
+     " net_lo_exception.py: flags = SIOCGIFFLAGS  # never defined)"),
+    (2, "net_lo_sys_exit.py",
+     "  missing  the stage runs `ip -o link show` and exits with its status",
+     "net_lo_sys_exit.py: child_exec() called sys.exit(0) (line 32 of net_lo_sys_exit.py:"
+     " sys.exit(0)): end it with libns.execvp(argv), or os._exit(STATUS) to end it without a"
+     " command"),
+    (2, "net_lo_socket_in_parent.py",
+     "  missing  lo is up (its flags are <LOOPBACK>; UP must be there); hint: SIOCGIFFLAGS, add"
+     " IFF_UP, SIOCSIFFLAGS, on a socket made in child_exec", None),
+    (7, "pid_init_mounts_proc_before_clone.py",  # once "All done.", with the host's /proc hidden
+     "  missing  the command runs as PID 2, under an init as PID 1",
+     "pid_init_mounts_proc_before_clone.py: mount proc on /proc would change the host's mounts:"
+     " it runs in the parent, in the host's namespaces; call it in child_exec, after clone()"),
+    (9, "cgroup_stage_not_private.py",  # once "All done.": nothing was shared to leak to
+     "  missing  the stage runs a command and exits with its status",
+     "cgroup_stage_not_private.py: mount tmpfs on /tmp would show on the host too: / is shared"
+     " with the host's mounts; make every mount private first,"
+     ' mount(None, "/", None, MS_REC | MS_PRIVATE)'),
+    (9, "cgroup_stage_new_user.py",
+     "  missing  the command's cgroup namespace is a new one; hint: the user namespace is new"
+     " instead: the flag is CLONE_NEWCGROUP, not CLONE_NEWUSER", None),
+    (6, "pid_no_proc_without_new_pid.py",
+     "  missing  the command is PID 1 of a new PID namespace (echo $$ says 1); hint: keep"
+     " CLONE_NEWPID in the flags: only the line that mounts proc goes", None),
+    (11, "cgroup_typo.c",
+     "  missing  it compiles with gcc -Wall -Wextra, without a warning (gcc: cgroup_typo.c:64:23:"
+     " error: \u2018CLONE_NEWCGROPU\u2019 undeclared (first use in this function); did you mean"
+     " \u2018CLONE_NEWCGROUP\u2019?)", None),
     (2, "net_lo_prints.py",
      "  missing  lo is up (its flags are <LOOPBACK>; UP must be there); hint: SIOCGIFFLAGS, add"
      " IFF_UP, SIOCSIFFLAGS, on a socket made in child_exec", None),
@@ -108,10 +177,11 @@ def syntax_error_said(attempt):
      "it did not end within 20 s (an endless loop?)"),
 ])
 def test_a_broken_attempt_gets_a_plain_verdict_and_what_the_stage_said(number, attempt, verdict,
-                                                                      said):
+                                                                      said, check_as):
     # Whatever the student's code does, check.py answers in words: no
-    # traceback, the stage's own last word, a hint where it knows one.
-    result = check(str(number), str(ROOT / "tests" / "wrong_attempts" / attempt))
+    # traceback, the stage's own last word, a hint where it knows one; as
+    # root and rootless alike.
+    result = check_as(str(number), f"tests/wrong_attempts/{attempt}")
     lines = result.stdout.splitlines()
     assert (result.returncode, result.stderr) == (1, "")
     assert "Traceback" not in result.stdout
@@ -135,16 +205,51 @@ def test_check_py_into_a_closed_pipe_ends_quietly():
     assert (result.returncode, result.stderr) == (1, "")
 
 
-def test_check_py_as_an_ordinary_user_explains_a_wrong_attempt(world_readable_copy):
-    # Rootless, as a class on a shared machine runs it: check.py and the
-    # attempt where nobody may read them, libns beside them.
-    (world_readable_copy / "exercises").mkdir(exist_ok=True)
-    shutil.copy(ROOT / "exercises" / "check.py", world_readable_copy / "exercises")
-    attempt = shutil.copy(ROOT / "tests" / "wrong_attempts" / "cgroup_flags_replaced.py",
-                          world_readable_copy)
-    result = run_as_nobody(world_readable_copy, "exercises/check.py", "9", attempt)
+def test_check_all_says_where_a_student_is(tmp_path):
+    # A class's checkout: one exercise done, the others as they started.
+    shutil.copytree(ROOT / "exercises", tmp_path / "exercises", symlinks=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "libns.py", tmp_path)
+    shutil.copy(ROOT / "exercises" / "solutions" / "net_lo.py", tmp_path / "exercises")
+    result = subprocess.run([sys.executable, str(tmp_path / "exercises" / "check.py"), "all"],
+                            capture_output=True, text=True, env=stage_env(),
+                            timeout=6 * CHECK_TIMEOUT)
+    lines = result.stdout.splitlines()
     assert (result.returncode, result.stderr) == (1, "")
-    assert "Traceback" not in result.stdout
-    assert result.stdout.splitlines()[1] == (
-        "  missing  the stage runs a command and exits with its status; hint: keep the pid"
-        " stage's flags and add CLONE_NEWCGROUP to them with |")
+    assert lines[0] == " 2  net_lo.py        done"
+    assert lines[1].startswith(" 6  pid_no_proc.py   ")
+    assert lines[1].endswith(" missing: python3 exercises/check.py 6")
+    assert [line.split()[0] for line in lines[:-1]] == ["2", "6", "7", "9", "11", "13"]
+    assert lines[-1] == "1 of 6 done; 1, 3, 4, 5, 8, 10, 12 are commands to run and read."
+
+
+def test_reset_gives_the_starting_file_back_and_keeps_the_student_s(tmp_path):
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(tmp_path / "class")], check=True,
+                   timeout=60)
+    exercise = tmp_path / "class" / "exercises" / "net_lo.py"
+    start = exercise.read_text()
+    exercise.write_text("# my own work\n")
+    result = subprocess.run([sys.executable, str(tmp_path / "class" / "exercises" / "check.py"),
+                             "reset", "2"], capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == ("exercises/net_lo.py: the starting file again; yours is"
+                             " exercises/net_lo.py~\n")
+    assert exercise.read_text() == start
+    assert (exercise.parent / "net_lo.py~").read_text() == "# my own work\n"
+
+
+def test_reset_outside_a_git_checkout_is_one_line_and_2(tmp_path):
+    shutil.copytree(ROOT / "exercises", tmp_path / "exercises", symlinks=True)
+    result = subprocess.run([sys.executable, str(tmp_path / "exercises" / "check.py"),
+                             "reset", "2"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.startswith("check.py: reset needs the git checkout the file came from (")
+    assert result.stderr.count("\n") == 1
+
+
+def test_an_exercise_runs_without_pythonpath():
+    # As its docstring says to run it: libns.py is beside it (a link).
+    result = subprocess.run([sys.executable, "exercises/solutions/net_lo.py", "true"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={k: v for k, v in stage_env().items() if k != "PYTHONPATH"})
+    assert (result.returncode, result.stderr) == (0, "")

@@ -6,7 +6,7 @@ becoming the command, it runs the command as PID 2, passes signals on to it
 and waits for it, so that Ctrl-C and SIGTERM stop even `sleep`.  See
 EXERCISES.md.
 
-Run it:      PYTHONPATH=. python3 exercises/pid_init.py ps -e
+Run it:      python3 exercises/pid_init.py ps -e
 Check it:    python3 exercises/check.py 7
 """
 import libns

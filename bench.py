@@ -313,6 +313,15 @@ def measure(quick, python):
     }
 
 
+def noise_note(costs):
+    """What a table of differences means; and, if one is below zero, why it can be."""
+    note = "(each namespace: the median of clone() with it, less the median without)"
+    if any(cost is not None and cost < 0 for cost in costs):
+        note += ("\n(a cost below zero is noise, not a gain: the machine was busier during the"
+                 " runs without it; run again on a quiet machine, or without --quick)")
+    return note
+
+
 def print_table(results):
     machine = results["machine"]
     print(f"Python {machine['python']}, Linux {machine['kernel']}, {machine['cpus']} CPUs"
@@ -329,6 +338,7 @@ def print_table(results):
     print(f"{'what a namespace adds to clone(), ms':40} {'median':>8}")
     for name, cost in results["namespace cost ms"].items():
         print(f"{name:40} {'n/a' if cost is None else format(cost, '8.2f'):>8}")
+    print(noise_note(results["namespace cost ms"].values()))
     print(f"\n{'pid stages side by side':40} {'wall ms':>8} {'runs/s':>8}")
     for count, row in results["parallel pid stages"].items():
         print(f"{count:<40} {row['wall ms']:8.0f} {row['runs per second']:8.1f}")

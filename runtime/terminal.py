@@ -85,12 +85,13 @@ def receive_master(tool_end):
     return None
 
 
-def _copy(source, target, keep_reading=False, before_each=None):
+def _copy(source, target, keep_reading=False, before_each=None, last=None):
     """Copy bytes from fd `source` to fd `target` until `source` ends.
 
     With `keep_reading`, output that can no longer be written is read and
     dropped, so that the command never blocks on a full terminal.
-    `before_each()` runs before each piece is written.
+    `before_each()` runs before each piece is written; `last`, a list, gets
+    the last byte read.
     """
     writing = True
     while True:
@@ -100,6 +101,8 @@ def _copy(source, target, keep_reading=False, before_each=None):
             return
         if not data:
             return
+        if last is not None:
+            last[:] = [data[-1:]]
         if before_each is not None:
             before_each()
         while writing and data:
@@ -141,10 +144,20 @@ def relay(tool_end, wait):
         threading.Thread(target=_copy, args=(0, master),
                          kwargs={"before_each": lambda: _follow_window_size(master)},
                          daemon=True).start()
-        output = threading.Thread(target=_copy, args=(master, 1, True), daemon=True)
+        last = [b"\n"]
+        output = threading.Thread(target=_copy, args=(master, 1, True),
+                                  kwargs={"last": last}, daemon=True)
         output.start()
         returncode = wait({signal.SIGWINCH: lambda: _follow_window_size(master)})
         output.join(DRAIN_SECONDS)
-        return returncode
     finally:
         termios.tcsetattr(0, termios.TCSADRAIN, settings)
+    if returncode in (128 + signal.SIGINT, -signal.SIGINT) and last != [b"\n"]:
+        # The container's terminal echoed ^C, and its init reports 130, not
+        # a death by SIGINT after which your shell would end the line: end it
+        # here, so that the prompt starts on a line of its own.
+        try:
+            os.write(1, b"\r\n")
+        except OSError:
+            pass
+    return returncode

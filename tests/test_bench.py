@@ -80,3 +80,10 @@ def test_unknown_option_is_refused():
     assert result.stderr == ("bench.py: unknown option '--fast' (put -- before a command that"
                              " starts with '-')\nusage: bench.py [-h] [-v] [--quick] [--json]"
                              " [--python PATH]\n")
+
+
+def test_a_cost_below_zero_is_called_noise():
+    sys.path.insert(0, str(ROOT))
+    import bench
+    assert "noise" not in bench.noise_note([0.4, None, 1.2])
+    assert "a cost below zero is noise, not a gain" in bench.noise_note([0.4, -0.1])

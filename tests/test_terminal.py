@@ -266,3 +266,13 @@ def test_container_t_without_a_terminal_is_125():
                             stdin=subprocess.DEVNULL, env=stage_env(), timeout=TIMEOUT)
     assert (result.returncode, result.stderr) == (
         125, "container.py: -t: stdin is not a terminal (leave out -t, or use -T)\n")
+
+
+def test_ctrl_c_in_the_container_leaves_the_prompt_on_a_line_of_its_own():
+    # As a shell ends the line after a command that died of SIGINT: here
+    # the container's init reports 130 instead, and the tool ends the line.
+    with Terminal(*CONTAINER_T, "sleep", "100") as terminal:
+        started(terminal.process.pid, "sleep")
+        terminal.type(CTRL_C)
+        assert terminal.wait() == 130
+        assert terminal.output.endswith(b"^C\r\r\n")

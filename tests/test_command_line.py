@@ -114,3 +114,67 @@ def test_container_md_lists_container_py_s_usage_and_options_as_its_help_does():
     block = block[:block.index("```")]
     usage, listed = block[:block.index("  -t ")], block[block.index("  -t "):]
     assert (usage.split(), listed) == (help_text.splitlines()[0].split(), options)
+
+
+@pytest.mark.parametrize("tool", ["net.py", "container.py"])
+@pytest.mark.parametrize("typed, said", [
+    (["-it"], "-it is docker run's: the command always reads your stdin, and container.py gives"
+              " it a terminal of its own when stdin is one; leave it out"),
+    (["--rm"], "--rm is docker run's: nothing here outlives its command; leave it out"),
+    (["--name", "web"], "--name is docker run's: nothing here has a name; find a container by its"
+                        " tool's pid (EXERCISES.md, 8)"),
+    (["-d"], "-d is docker run's: nothing here runs detached; end the command line with & in"
+             " your shell"),
+    (["-p", "80:80"], "-p is docker run's: nothing publishes a port yet; container.py --net veth"
+                      " gives the container an address the host reaches"),
+    (["--user", "1000"], "--user is docker run's: nothing takes it yet; run the command through"
+                         " setpriv --reuid=UID --regid=GID --clear-groups"),
+    (["-w", "/srv"], "-w is docker run's: nothing takes it yet; run sh -c 'cd DIR && exec"
+                     " COMMAND'"),
+    (["-m", "1g"], "-m is docker run's: container.py --memory does the same"),
+    (["-v", "/tmp:/x"], "-v /tmp:/x: -v is the trace here, not docker run's volume;"
+                        " container.py --volume /tmp:/x binds it"),
+])
+def test_a_docker_run_habit_gets_what_does_the_same_here(tool, typed, said):
+    # Nothing runs: not even the 200 lines of a trace of a command /tmp:/x.
+    result = run_stage(tool, *typed, "ls")
+    assert (result.returncode, result.stdout, result.stderr) == (125, "", f"{tool}: {said}\n")
+
+
+@pytest.mark.parametrize("typed, tool, said", [
+    ("--memory", "net.py", "container.py takes it (a stage takes only -h and -v)"),
+    ("--network", "container.py", "container.py --net none|veth|host does the same"),
+])
+def test_a_docker_run_option_of_container_py_is_named(typed, tool, said):
+    result = run_stage(tool, typed, "1g", "ls")
+    assert (result.returncode, result.stderr) == (125, f"{tool}: {typed} is docker run's: {said}\n")
+
+
+def test_preflight_says_what_is_there_and_what_is_missing():
+    # A checkout under /tmp is one thing it finds missing, whatever the machine.
+    import shutil
+    import tempfile
+    from pathlib import Path
+    tmp_path = Path(tempfile.mkdtemp(dir="/tmp", prefix="libns-preflight-"))
+    for name in ("preflight.py", "libns.py", "net_mount_uts_ipc_pid_user.py"):
+        shutil.copy(ROOT / name, tmp_path)
+    result = subprocess.run([sys.executable, str(tmp_path / "preflight.py"), "--class", "30"],
+                            capture_output=True, text=True, env=stage_env(), timeout=60)
+    lines = result.stdout.splitlines()
+    assert (result.returncode, result.stderr) == (1, "")
+    assert lines[0].startswith("  ok       CPython ")
+    assert f"  missing  the checkout is under /tmp ({tmp_path}): the mount stages put a tmpfs" \
+           " there, and the examples that run its files inside cannot find them; clone it in" \
+           " your home" in lines
+    assert any(line.startswith("  ok       user.max_user_namespaces is ") for line in lines)
+    assert all(line.startswith(("  ok ", "  missing ", "  note ")) for line in lines[:-1])
+    assert lines[-1].endswith("thing(s) missing.")
+    shutil.rmtree(tmp_path)
+
+
+@pytest.mark.parametrize("arguments", [["--class"], ["--class", "many"], ["now"]])
+def test_preflight_bad_call_is_2(arguments):
+    result = subprocess.run([sys.executable, str(ROOT / "preflight.py"), *arguments],
+                            capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        2, "", "usage: preflight.py [--class N]\n")

@@ -128,3 +128,31 @@ print(host_state()["mounts"] == before["mounts"])
                              sys.executable, "-c", code], capture_output=True, text=True,
                             env=stage_env(), timeout=TIMEOUT)
     assert (result.stdout.split(), result.stderr) == (["True", "False", "False"], "")
+
+
+PROC_LINE = ('    libns.mount("proc", "/proc", "proc",'
+             ' libns.MS_NOSUID | libns.MS_NODEV | libns.MS_NOEXEC, "")\n')
+SETUP_IN_THE_PARENT = [
+    (stage, line, message) for stage in STAGES
+    for line, message in [(PROC_LINE, "mount proc on /proc would change the host's mounts"),
+                          ('    libns.sethostname("custom_hostname")\n',
+                           "sethostname custom_hostname would change the host's hostname")]
+    if line in (ROOT / stage).read_text()
+]
+
+
+@pytest.mark.parametrize("stage, line, message", SETUP_IN_THE_PARENT)
+def test_a_setup_line_moved_into_the_parent_is_refused(stage, line, message, visible_dir):
+    # Before clone(), the parent is in the host's namespaces: a proc there
+    # would stack on the host's /proc (the host check compares them after).
+    mistake = visible_dir / stage
+    source = (ROOT / stage).read_text().replace(line, "")
+    before_clone = "    child_stack = libns.map_stack()\n"
+    assert before_clone in source
+    mistake.write_text(source.replace(before_clone, before_clone + line))
+    result = subprocess.run([sys.executable, str(mistake), "echo", "the command ran"],
+                            capture_output=True, text=True, timeout=TIMEOUT,
+                            env=stage_env(PYTHONPATH=str(ROOT)))
+    assert (result.returncode, result.stdout) == (125, "")
+    assert result.stderr == (f"{stage}: {message}: it runs in the parent, in the host's"
+                             " namespaces; call it in child_exec, after clone()\n")

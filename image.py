@@ -22,6 +22,8 @@ directory.  Both can be made by anyone (the kernel lets any user make the 0/0
 device, for overlayfs's sake), and the user.* xattrs work in a user
 namespace too, where trusted.* do not: one cache serves root, --userns and
 ordinary users alike, and container.py mounts with overlayfs's `userxattr`.
+The files keep their extended attributes (the tar's PAX SCHILY.xattr.*
+records): file capabilities as root, user.* for anyone.
 The layers keep their owners as the tar gives them (as root): --userns
 shows them to the container through id-mapped mounts, so that no host id
 but root's may write a layer that root trusts.
@@ -56,6 +58,8 @@ WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 OPAQUE_XATTR = "user.overlay.opaque"
 WHITEOUT_XATTR = "user.overlay.whiteout"
+XATTR_RECORD = "SCHILY.xattr."  # a PAX record: one extended attribute of the entry
+OVERLAY_XATTRS = ("user.overlay.", "trusted.overlay.")
 # An OCI index may list one manifest per machine: ours is this one.
 ARCHITECTURES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le",
                  "s390x": "s390x", "riscv64": "riscv64"}
@@ -427,9 +431,16 @@ def unpack_into_cache(archive, layer, layers, directory, progress=None, limit=LA
     partial = tempfile.mkdtemp(prefix=f".partial-{layer.diff_id[:12]}-{os.getpid()}-", dir=layers)
     try:
         with archive.open(layer.name) as file:
-            unpack_verified(file, partial, layer, progress, limit)
+            left_out = unpack_verified(file, partial, layer, progress, limit)
         os.chmod(partial, 0o755)  # the layer's top, the image's /, as mkdtemp did not make it
         os.rename(partial, directory)
+        if left_out:
+            # Once, as the layer is unpacked once: not hidden, and not fatal
+            # (Docker too runs a rootless image without its file capabilities).
+            path, name, why = left_out[0]
+            more = f", and {len(left_out) - 1} more" if len(left_out) > 1 else ""
+            _say(f"layer {layer.diff_id[:12]}: {name} of {path}{more} left out ({why}:"
+                 " file capabilities and trusted.* need root outside)")
     except OSError as error:
         _remove(partial)
         if error.errno in (errno.ENOTEMPTY, errno.EEXIST) and os.path.isdir(directory):
@@ -439,6 +450,15 @@ def unpack_into_cache(archive, layer, layers, directory, progress=None, limit=LA
     except BaseException:
         _remove(partial)
         raise
+
+
+def _say(line):
+    """A note on stderr, in the tool's name; a closed stderr is let be."""
+    try:
+        os.write(2, f"{os.path.basename(sys.argv[0] or 'image.py')}: {line}\n".encode(
+            errors="backslashreplace"))
+    except OSError:
+        pass
 
 
 def remove_stale_partials(layers):
@@ -519,7 +539,7 @@ def unpack_verified(file, top, layer, progress=None, limit=LAYER_LIMIT):
     tar_bytes = _Digesting(stream, bounded=(limit, top))
     try:
         with tarfile.open(fileobj=tar_bytes, mode="r|") as tar:
-            unpack(tar, top)
+            left_out = unpack(tar, top)
         diff_id = tar_bytes.read_to_end()
         blob = raw.read_to_end()
     except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as error:
@@ -530,6 +550,7 @@ def unpack_verified(file, top, layer, progress=None, limit=LAYER_LIMIT):
     if diff_id != layer.diff_id:
         raise ImageError(f"layer {layer.diff_id[:12]}: its tar's sha256 is {diff_id[:12]}:"
                          " changed or damaged")
+    return left_out
 
 
 class _Prefixed:
@@ -559,10 +580,12 @@ def unpack(tar, top):
     layer.  Whiteouts become overlayfs's.  As root, the files keep their
     owners; an ordinary user's are all theirs, and so root's in the user
     namespace.  Directories get their modes last, so that a read-only one
-    can still be filled.
+    can still be filled.  Extended attributes (PAX SCHILY.xattr.*, as
+    Docker writes and reads them: file capabilities, user.*) are set last;
+    those this user may not set are returned, (path, name, why), to be said.
     """
     as_root = os.geteuid() == 0
-    directories = []
+    directories, left_out = [], []
     for member in tar:
         name = layer_path(member.name)
         if name == ".":
@@ -624,9 +647,10 @@ def unpack(tar, top):
             os.mkfifo(path, 0o600)
         else:
             raise ImageError(f"{name}: an entry of a kind a layer cannot hold")
-        _set_attributes(path, member, as_root)
+        _set_attributes(path, member, as_root, left_out)
     for path, member in reversed(directories):
-        _set_attributes(path, member, as_root)
+        _set_attributes(path, member, as_root, left_out)
+    return left_out
 
 
 def _whiteout(directory, name):
@@ -698,12 +722,30 @@ def _replace(path):
         shutil.rmtree(path)
 
 
-def _set_attributes(path, member, as_root):
-    """Owner (as root), mode and times, without following a symbolic link."""
+def _set_attributes(path, member, as_root, left_out):
+    """Owner (as root), mode, extended attributes and times, never following a link."""
     if as_root:
         os.chown(path, member.uid, member.gid, follow_symlinks=False)
     if not member.issym():
         os.chmod(path, member.mode & 0o7777)  # after chown, which clears set-user-ID
+    for key, value in member.pax_headers.items():
+        if not key.startswith(XATTR_RECORD):
+            continue
+        name = key[len(XATTR_RECORD):]
+        if name.startswith(OVERLAY_XATTRS):
+            # overlayfs reads these as its own whiteouts, opaque and
+            # redirected directories: only this unpacker may write them.
+            raise ImageError(f"{member.name}: the extended attribute {name}, overlayfs's own,"
+                             " which a layer may not set")
+        try:
+            # After chown, which clears security.capability.  tarfile gives
+            # the raw bytes of a value as text; surrogateescape takes them back.
+            os.setxattr(path, name, value.encode("utf-8", "surrogateescape"),
+                        follow_symlinks=False)
+        except OSError as error:
+            if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EACCES, errno.EINVAL):
+                raise
+            left_out.append((member.name, name, error.strerror))
     os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
 
 

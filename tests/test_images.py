@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -711,3 +712,73 @@ def test_an_image_gets_docker_s_hosts_hostname_and_resolv_conf_and_keeps_its_tmp
     # The image's link was replaced in the container's own layer, not written through.
     assert images.digest(own) in os.listdir(place / "cache" / "layers")
     assert os.path.islink(place / "cache" / "layers" / images.digest(own) / "etc" / "hosts")
+
+
+# A version 2 file capability, as setcap writes it (struct vfs_cap_data):
+# CAP_DAC_OVERRIDE (1) permitted and effective, nothing inheritable.
+CAP_DAC_OVERRIDE_EP = struct.pack("<5I", 0x02000000 | 0x1, 1 << 1, 0, 0, 0)
+
+
+def with_xattrs(info_and_data, **xattrs):
+    """An entry with PAX SCHILY.xattr records, as Docker and GNU tar --xattrs write them."""
+    info, data = info_and_data
+    info.pax_headers = {f"SCHILY.xattr.{name.replace('__', '.')}":
+                        value.decode("utf-8", "surrogateescape") for name, value in xattrs.items()}
+    return info, data
+
+
+def capability_layers(base):
+    """A cat with CAP_DAC_OVERRIDE, as ping has CAP_NET_RAW in Debian's image, and a secret."""
+    with open(shutil.which("cat"), "rb") as cat:
+        program = cat.read()
+    return [base, layer(
+        with_xattrs(entry("bin/readall", data=program, mode=0o755),
+                    security__capability=CAP_DAC_OVERRIDE_EP, user__note=b"made by setcap"),
+        entry("secret", data="root's only\n", mode=0o600))]
+
+
+def test_file_capabilities_and_user_xattrs_come_from_the_layer(place, base):
+    # Debian's ping as a non-root USER works under docker run by its file
+    # capability alone; so does this cat, reading what only root may read.
+    image = save_image(str(place / "image.tar"), capability_layers(base),
+                       {"User": "student", "Cmd": ["/bin/readall", "/secret"]})
+    result = run_container("--image", image, "--cache", str(place / "cache"))
+    assert (result.returncode, result.stdout, result.stderr) == (0, "root's only\n", "")
+    unpacked = place / "cache" / "layers" / images.digest(capability_layers(base)[1]) / "bin"
+    assert os.getxattr(unpacked / "readall", "security.capability") == CAP_DAC_OVERRIDE_EP
+    assert os.getxattr(unpacked / "readall", "user.note") == b"made by setcap"
+    # Without the capability (what no_new_privs leaves it), cat is refused.
+    refused = run_container("--security-opt", "no-new-privileges", "--image", image,
+                            "--cache", str(place / "cache"))
+    assert refused.returncode == 1
+    assert "Permission denied" in refused.stderr
+
+
+def test_rootless_the_capability_left_out_is_said_once(place, base, world_readable_copy):
+    image = save_image(str(place / "image.tar"), capability_layers(base),
+                       {"Cmd": ["/bin/readall", "/secret"]})
+    (place / "home").mkdir()
+    os.chown(place / "home", NOBODY, NOBODY)
+    runs = [run_as_nobody(world_readable_copy, "container.py", "--image", image,
+                          before=f"export XDG_CACHE_HOME={place}/home") for _ in range(2)]
+    digest = images.digest(capability_layers(base)[1])
+    assert [(run.returncode, run.stdout) for run in runs] == [(0, "root's only\n")] * 2
+    assert runs[0].stderr == (f"container.py: layer {digest[:12]}: security.capability of"
+                              " bin/readall left out (Operation not permitted: file capabilities"
+                              " and trusted.* need root outside)\n")
+    assert runs[1].stderr == ""  # the layer is in the cache: nothing new to say
+    unpacked = place / "home" / "containers-do-not-exist" / "layers" / digest / "bin"
+    assert os.getxattr(unpacked / "readall", "user.note") == b"made by setcap"
+
+
+@pytest.mark.parametrize("name", ["user.overlay.opaque", "trusted.overlay.redirect"])
+def test_a_layer_may_not_set_overlayfs_s_own_xattrs(place, base, name):
+    hostile = layer(entry("etc", "dir"),
+                    with_xattrs(entry("etc/motd", data="x"), **{name.replace(".", "__"): b"y"}))
+    image = save_image(str(place / "image.tar"), [base, hostile], CONFIG)
+    result = run_container("--image", image, "--cache", str(place / "cache"), "true")
+    assert result.returncode == 125
+    assert result.stderr == (f"container.py: --image {image}: etc/motd: the extended attribute"
+                             f" {name}, overlayfs's own, which a layer may not set\n")
+    assert [name for name in os.listdir(place / "cache" / "layers")
+            if name != images.digest(base)] == []

@@ -64,7 +64,7 @@ DOCKER_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NE
 # masked paths (hidden behind /dev/null or an empty tmpfs) and read-only
 # ones.  /proc/interrupts and the timers' lists tell what other tenants of
 # the machine do, and when (a side channel, GHSA-6fw5-f8r9-fgfm); kcore is
-# its memory, keys its keyrings; /sys (with limits) shows the firmware's
+# its memory, keys its keyrings; /sys shows the firmware's
 # tables and the power meters (a side channel, CVE-2020-8694).
 MASKED_PATHS = ("/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
                 "/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list",
@@ -74,7 +74,8 @@ READ_ONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sys
 # default): without one, each may fill half the machine's memory.
 DEV_SIZE = SHM_SIZE = "64m"
 # Every container's mounts: Docker's /proc, /dev, /dev/pts and /dev/shm (its
-# devpts without gid=5, a tty group the root may not have), and a /tmp.
+# devpts without gid=5, a tty group the root may not have), a /tmp, and a
+# read-only /sys.
 DEFAULT_MOUNTS = [
     {"destination": "/proc", "type": "proc", "source": "proc",
      "options": ["nosuid", "noexec", "nodev"]},
@@ -86,16 +87,16 @@ DEFAULT_MOUNTS = [
      "options": ["nosuid", "nodev", "mode=1777", f"size={SHM_SIZE}"]},
     {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
      "options": ["nosuid", "nodev", "mode=1777"]},
+    {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+     "options": ["nosuid", "noexec", "nodev", "ro"]},
 ]
 # Docker's /etc/hosts for a container, before its own address and name.
 DOCKER_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                 "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
                 "ff02::2\tip6-allrouters\n")
-# With limits: /sys, and the container's own cgroups in it, read-only, as
-# docker run has them; the runtime mounts cgroup v1 or v2, the one in use.
+# With limits: the container's own cgroups in /sys, read-only, as docker
+# run has them; the runtime mounts cgroup v1 or v2, the one in use.
 CGROUP_MOUNTS = [
-    {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-     "options": ["nosuid", "noexec", "nodev", "ro"]},
     {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
      "options": ["nosuid", "noexec", "nodev", "ro"]},
 ]

@@ -218,9 +218,25 @@ def mount_all(root, mounts, bind_sources, writable_root, cgroup=None):
                                       create=not writable_root, what=f"mount {mount['type']}"))
         if mount["type"] == "cgroup":
             cgroups.mount_inside(target, flags, cgroup)
+        elif mount["type"] == "sysfs":
+            mount_sysfs(target, flags)
         else:
             libns.mount(mount["source"], target, mount["type"], flags, data)
         ours.append(destination)
+
+
+def mount_sysfs(target, flags):
+    """A sysfs at `target`; where the kernel refuses one, the host's /sys, bound read-only.
+
+    A sysfs shows the devices of the network namespace that mounts it, and
+    only its owner may mount one: an ordinary user with --net host shares
+    the host's, which is not theirs.  runc then binds the host's /sys
+    instead (libcontainer's mountToRootfs), read-only all the way down.
+    """
+    try:
+        libns.mount("sysfs", target, "sysfs", flags)
+    except PermissionError:
+        libns.bind_mount("/sys", target, read_only=True, nodev=True)
 
 
 def mount_volume(root, inside, source_fd, flags, create, what):

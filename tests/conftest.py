@@ -56,7 +56,7 @@ def visible_dir():
 def tiny_rootfs(visible_dir):
     """A root file system with sh, cat, ls and sleep from the host and their libraries."""
     root = visible_dir / "rootfs"
-    for name in ("bin", "proc", "dev", "tmp"):
+    for name in ("bin", "proc", "dev", "sys", "tmp"):
         (root / name).mkdir(parents=True)
     for program in ("sh", "cat", "ls", "sleep"):
         path = shutil.which(program)

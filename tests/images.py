@@ -48,7 +48,7 @@ def layer(*entries):
 def base_layer():
     """sh, cat, ls and a few more from the host, their libraries, /etc/passwd and group."""
     entries, seen = [], set()
-    for directory in ("bin", "etc", "proc", "dev", "tmp", "root", "home"):
+    for directory in ("bin", "etc", "proc", "dev", "sys", "tmp", "root", "home"):
         entries.append(entry(directory, "dir"))
     for program in PROGRAMS:
         path = shutil.which(program)

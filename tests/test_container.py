@@ -20,10 +20,12 @@ BOUND_DIRECTORIES = [f"/{name}" for name in HOST_DIRECTORIES
                      if os.path.isdir(f"/{name}") and not os.path.islink(f"/{name}")]
 # The container's whole mount table, in mount order.
 # Docker's masked and read-only paths of /proc, those this kernel has.
-HIDDEN_PROC_PATHS = [path for path in ("/proc/acpi", "/proc/asound", "/proc/interrupts",
+HIDDEN_PATHS = [path for path in ("/proc/acpi", "/proc/asound", "/proc/interrupts",
                                        "/proc/kcore", "/proc/keys", "/proc/latency_stats",
                                        "/proc/sched_debug", "/proc/scsi", "/proc/timer_list",
-                                       "/proc/timer_stats", "/proc/bus", "/proc/fs", "/proc/irq",
+                                       "/proc/timer_stats", "/sys/firmware",
+                                       "/sys/devices/virtual/powercap", "/proc/bus", "/proc/fs",
+                                       "/proc/irq",
                                        "/proc/sys", "/proc/sysrq-trigger") if os.path.exists(path)]
 # MS_REC binds the host's mounts below them too: under Docker, /etc/hosts,
 # /etc/hostname and /etc/resolv.conf.
@@ -31,9 +33,9 @@ BOUND_MOUNTS = [point for directory in BOUND_DIRECTORIES
                 for point in [directory] + [mount[0] for mount in mount_table()
                                             if mount[0].startswith(f"{directory}/")]]
 # In runc's order: the spec's mounts, then the devices, then the paths hidden.
-DEFAULT_MOUNTS = (["/", *BOUND_MOUNTS, "/proc", "/dev", "/dev/pts", "/dev/shm", "/tmp"]
+DEFAULT_MOUNTS = (["/", *BOUND_MOUNTS, "/proc", "/dev", "/dev/pts", "/dev/shm", "/tmp", "/sys"]
                   + [f"/dev/{name}" for name in DEVICES if os.path.exists(f"/dev/{name}")]
-                  + HIDDEN_PROC_PATHS)
+                  + HIDDEN_PATHS)
 
 
 def mounts_and_options(mountinfo):
@@ -201,3 +203,16 @@ def test_rootfs_nobody_may_read_is_permission_denied(tiny_rootfs, world_readable
                            "true")
     assert (result.returncode, result.stderr) == (
         125, f"container.py: --rootfs {tiny_rootfs}: Permission denied\n")
+
+
+@pytest.mark.parametrize("net", ["none", "host"])
+def test_sys_is_read_only_all_the_way_down(as_user, net):
+    # As docker run has it.  An ordinary user with --net host may not mount
+    # a sysfs (the network namespace is the host's): the host's /sys is
+    # bound instead, as runc binds it, every mount below it read-only too.
+    result = as_user("--net", net, "sh", "-c", "touch /sys/kernel/x; cat /proc/self/mountinfo")
+    assert result.returncode == 0
+    assert result.stderr.endswith("Read-only file system\n")
+    below = [options for point, options in mounts_and_options(result.stdout)
+             if point == "/sys" or point.startswith("/sys/")]
+    assert below and all(options.split(",")[0] == "ro" for options in below)

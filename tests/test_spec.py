@@ -25,7 +25,7 @@ def test_the_spec_has_config_json_s_fields_and_runs_nothing():
     assert [namespace["type"] for namespace in spec["linux"]["namespaces"]] == [
         "pid", "network", "ipc", "uts", "mount", "cgroup", "time"]
     assert [mount["destination"] for mount in spec["mounts"]] == [
-        "/proc", "/dev", "/dev/pts", "/dev/shm", "/tmp"]
+        "/proc", "/dev", "/dev/pts", "/dev/shm", "/tmp", "/sys"]
     assert spec["linux"]["seccomp"]["defaultAction"] == "SCMP_ACT_ERRNO"
     assert "CAP_SYS_ADMIN" not in spec["process"]["capabilities"]["bounding"]
 

@@ -25,6 +25,7 @@ Usage: python3 bench.py [--quick] [--json] [--python PATH]   (as root: stages ne
 Figures are medians in milliseconds.  Nothing here is a test: a busy machine
 gives slower figures, not failures.
 """
+import gzip
 import hashlib
 import io
 import json
@@ -251,7 +252,7 @@ def root_starts(python, runs, env):
     """container.py `true`: the host's programs, a rootfs bound, overlaid, and as an image."""
     with tempfile.TemporaryDirectory(dir="/var/tmp") as folder:
         rootfs = Path(folder) / "rootfs"
-        for name in ("proc", "dev", "tmp", "bin"):
+        for name in ("proc", "dev", "sys", "tmp", "bin"):
             (rootfs / name).mkdir(parents=True)
         true = shutil.which("true")
         shutil.copy(true, rootfs / "bin")
@@ -273,9 +274,15 @@ def root_starts(python, runs, env):
                 member = tarfile.TarInfo(name)
                 member.size = len(content)
                 tar.addfile(member, io.BytesIO(content))
+        # The same archive gzipped, as `docker save | gzip` writes it.
+        with open(f"{folder}/image.tar", "rb") as plain, \
+                gzip.open(f"{folder}/image.tar.gz", "wb") as packed:
+            shutil.copyfileobj(plain, packed)
         tool = [python, str(HERE / "container.py"), "-T"]
         image_run = tool + ["--image", f"{folder}/image.tar", "--cache", f"{folder}/cache"]
-        subprocess.run(image_run + ["/bin/true"], check=True, env=env)  # unpacked once
+        gzip_run = tool + ["--image", f"{folder}/image.tar.gz", "--cache", f"{folder}/cache"]
+        for run in (image_run, gzip_run):  # unpacked, and indexed, once
+            subprocess.run(run + ["/bin/true"], check=True, env=env)
         commands = {"container.py (the host's programs)": tool + ["true"]}
         if cgroups.cannot_make(["memory", "pids", "cpu"]) is None:  # not inside docker run
             # The same, in a cgroup of its own with three limits: the cost of a limit.
@@ -286,7 +293,8 @@ def root_starts(python, runs, env):
             "container.py --rootfs-rw DIR": tool + ["--rootfs-rw", str(rootfs), "/bin/true"],
             "container.py --rootfs DIR (overlayfs)": tool + ["--rootfs", str(rootfs),
                                                               "/bin/true"],
-            "container.py --image FILE (cached)": image_run + ["/bin/true"]}, runs, env)
+            "container.py --image FILE (cached)": image_run + ["/bin/true"],
+            "container.py --image FILE.gz (cached)": gzip_run + ["/bin/true"]}, runs, env)
 
 
 def measure(quick, python):

@@ -264,7 +264,7 @@ def open_image(path, argv, cache, inspect, limit):
                 archive, name = path[:position], path[position + 1:]
                 break
     try:
-        found = image.Image(archive, name)
+        found = image.Image(archive, name, cache)
         if inspect:
             libns.write_stdout(image.describe(found, cache))
             libns.flush_output()

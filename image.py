@@ -38,9 +38,11 @@ half layer that a later run would trust.
 Try:    python3 container.py --image FILE.tar --inspect     (what is inside)
         python3 container.py --image FILE.tar               (run it)
 """
+import base64
 import errno
 import gzip
 import hashlib
+import io
 import json
 import os
 import re
@@ -90,15 +92,36 @@ def default_cache():
 # --- reading an archive or a directory ----------------------------------------
 
 class _Archive:
-    """The files of an image: in a tar (as docker save writes it) or a directory."""
+    """The files of an image: in a tar (as docker save writes it) or a directory.
 
-    def __init__(self, path):
+    A compressed tar (docker save | gzip) has no index: finding its
+    manifest means expanding all of it, as every start did.  So with a
+    cache, the first start writes the archive's index there, with its small
+    files (the manifest, the config), named by the archive's path, inode,
+    size and modification time; a later start reads that instead, and
+    opens the archive itself only for a layer not yet unpacked.  Changed in
+    place, the archive has another mtime, and another index.
+    """
+
+    def __init__(self, path, cache=None):
         self.path = path
         self.tar = None
+        self.index = None  # name: (kind, size, link target, content of a small file or None)
         if os.path.isdir(path):
             return
         try:
-            self.tar = tarfile.open(path, "r:*")  # docker save | gzip too
+            with open(path, "rb") as file:
+                compressed = file.read(6).startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ"))
+            if compressed and cache is not None:
+                self.index = _cached_index(path, cache)
+                return
+            self._open_tar()
+        except OSError as error:
+            raise ImageError(error.strerror)
+
+    def _open_tar(self):
+        try:
+            self.tar = tarfile.open(self.path, "r:*")  # docker save | gzip too
             self.members = {}
             for member in self.tar.getmembers():
                 name = os.path.normpath(member.name.lstrip("/"))
@@ -109,12 +132,26 @@ class _Archive:
             raise ImageError("not an image: neither a directory nor a tar archive")
 
     def has(self, name):
+        if self.index is not None:
+            return name in self.index
         return name in self.members if self.tar else os.path.isfile(os.path.join(self.path,
                                                                                   name))
 
     def open(self, name, hops=0):
         """The file `name`, a path relative to the image, for reading."""
         name = checked_name(name, "the manifest")
+        if self.index is not None:
+            kind, _, target, content = self.index.get(name, ("missing", 0, "", None))
+            if kind == "file" and content is not None:
+                return io.BytesIO(base64.b64decode(content))
+            if kind in ("symlink", "hardlink") and hops < 8:
+                return self.open(os.path.normpath(target if kind == "hardlink" else
+                                                  os.path.join(os.path.dirname(name), target)),
+                                 hops + 1)
+            if kind != "file":
+                raise ImageError(f"{name}: no such file in the image")
+            self.index = None  # a layer, not in the index: the archive itself, at last
+            self._open_tar()
         if self.tar is None:
             try:
                 return open(self._inside(name), "rb")
@@ -132,6 +169,8 @@ class _Archive:
 
     def size(self, name):
         """The size of the file `name`; 0 if it is missing (it need not be read if cached)."""
+        if self.index is not None:
+            return self.index.get(checked_name(name, "the manifest"), ("", 0))[1]
         if self.tar is None:
             path = os.path.join(self.path, checked_name(name, "the manifest"))
             return os.path.getsize(path) if os.path.isfile(path) else 0
@@ -163,6 +202,47 @@ class _Archive:
         if not isinstance(document, kind):
             raise ImageError(f"{name}: a JSON {'list' if kind is list else 'object'} is expected")
         return document
+
+
+INDEXED_FILE_SIZE = 1 << 20  # a manifest or a config; a layer is read from the archive
+INDEX_CONTENT_LIMIT = 16 << 20
+
+
+def _cached_index(path, cache):
+    """The index of the compressed archive at `path`, from the cache, or made and kept there."""
+    status = os.stat(path)
+    key = hashlib.sha256(f"{os.path.realpath(path)}\0{status.st_dev}\0{status.st_ino}\0"
+                         f"{status.st_size}\0{status.st_mtime_ns}".encode(
+                             errors="surrogateescape")).hexdigest()
+    folder = os.path.join(os.path.dirname(open_cache(cache)), "archives")
+    where = os.path.join(folder, f"{key}.json")
+    try:
+        with open(where) as file:
+            return {name: tuple(entry) for name, entry in json.load(file).items()}
+    except (OSError, ValueError):
+        pass  # not made yet, or damaged: made again
+    index, kept = {}, 0
+    try:
+        # One pass over the stream: a gzip file read backwards starts again.
+        with tarfile.open(path, "r|*") as tar:
+            for member in tar:
+                kind = ("file" if member.isfile() else "symlink" if member.issym() else
+                        "hardlink" if member.islnk() else "other")
+                content = None
+                if kind == "file" and member.size <= INDEXED_FILE_SIZE and \
+                        kept + member.size <= INDEX_CONTENT_LIMIT:
+                    content = base64.b64encode(tar.extractfile(member).read()).decode()
+                    kept += member.size
+                index[os.path.normpath(member.name.lstrip("/"))] = (
+                    kind, member.size, member.linkname, content)
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile):
+        raise ImageError("not an image: neither a directory nor a tar archive")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    partial = tempfile.NamedTemporaryFile("w", dir=folder, prefix=".partial-", delete=False)
+    with partial:
+        json.dump(index, partial)
+    os.rename(partial.name, where)  # whole, or not at all
+    return index
 
 
 def checked_name(name, where):
@@ -218,8 +298,8 @@ class Image:
     as `docker run NAME` names one after `docker load`.
     """
 
-    def __init__(self, path, name=None):
-        self.archive = _Archive(path)
+    def __init__(self, path, name=None, cache=None):
+        self.archive = _Archive(path, cache)
         self.name = name
         self.names = []  # every image's names in the archive, for --inspect
         if self.archive.has("manifest.json") and isinstance(

@@ -224,6 +224,8 @@ def test_check_all_says_where_a_student_is(tmp_path):
 
 
 def test_reset_gives_the_starting_file_back_and_keeps_the_student_s(tmp_path):
+    if not (ROOT / ".git").exists() or not shutil.which("git"):
+        pytest.skip("needs a git checkout to clone (a Docker image has none)")
     subprocess.run(["git", "clone", "-q", str(ROOT), str(tmp_path / "class")], check=True,
                    timeout=60)
     exercise = tmp_path / "class" / "exercises" / "net_lo.py"

@@ -305,10 +305,7 @@ def clone(child_exec, child_stack, clone_flags, argv, id_map=None, prepare=None)
         clone_flags |= CLONE_NEWUSER
     in_user_namespace = bool(clone_flags & CLONE_NEWUSER)
     _hold_closed_standard_fds()
-    try:
-        ours = {kind: os.readlink(f"/proc/self/ns/{kind}") for kind in ("mnt", "uts")}
-    except FileNotFoundError:
-        ours = None  # a /proc of another PID namespace (enter.py): no host to guard here
+    ours = _own_namespaces()
     handshake = _Handshake()
     try:
         pid = _clone_process(lambda: _child_main(child_exec, command, handshake,
@@ -446,10 +443,19 @@ def _hold_closed_standard_fds():
 
 # In the child, until it execs: the pipe on which it reports a failure.
 _error_pipe = None
-# The tool's mount and UTS namespaces, which mount() and sethostname()
-# refuse to change (see _refuse_to_change_the_host_s_mounts): in a stage
-# from command_line() on, and in every child of clone().
-_tool_namespaces = None
+def _own_namespaces():
+    """Our mount and UTS namespaces; None under a /proc of another PID namespace (enter.py)."""
+    try:
+        return {kind: os.readlink(f"/proc/self/ns/{kind}") for kind in ("mnt", "uts")}
+    except FileNotFoundError:
+        return None
+
+
+# The tool's mount and UTS namespaces, the host's, which mount() and
+# sethostname() refuse to change (see _refuse_to_change_the_host_s_mounts):
+# from the import on, in the parent (a stage that reads sys.argv itself
+# too), and in every child of clone(), which gets the parent's.
+_tool_namespaces = _own_namespaces()
 # Set in the child, for the trace's '[child] ' mark.
 _in_child = False
 
@@ -2072,16 +2078,30 @@ def command_line(doc):
     tool with one line and docker run's status (see _exit_like_docker_run),
     so that a stage's main() reads as its C twin's, without a try.
     """
-    global _tool_namespaces
     _, argv = parse_options(sys.argv[1:], doc)
     errors_exit_like_docker_run()
-    try:
-        # The host's: mount() and sethostname() refuse to change them, here
-        # in the parent as in its children.
-        _tool_namespaces = {kind: os.readlink(f"/proc/self/ns/{kind}") for kind in ("mnt", "uts")}
-    except FileNotFoundError:
-        pass  # a /proc of another PID namespace: no host to guard here
     return argv or default_command()
+
+
+def run_script(main):
+    """Run a helper script's main(arguments) (check.py, preflight.py), which print()s; exit.
+
+    A closed stdout or stderr is written nowhere, not a traceback; a reader
+    that has seen enough (| head) ends it quietly; Ctrl-C ends it by SIGINT,
+    as the shell expects of a program it interrupted.
+    """
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:  # closed at start-up: Python left it None
+            setattr(sys, name, open(os.devnull, "w"))
+    try:
+        status = main(sys.argv[1:])
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 1
+    except KeyboardInterrupt:
+        die_by_signal(signal.SIGINT)
+    sys.exit(status)
 
 
 def errors_exit_like_docker_run():

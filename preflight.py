@@ -19,6 +19,8 @@ import shutil
 import subprocess
 import sys
 
+import libns
+
 ROOT = os.path.dirname(os.path.abspath(__file__))
 NAMESPACES = ("cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts")
 # Each tool, what needs it, and the Debian package that has it.
@@ -31,6 +33,7 @@ TOOLS = (
     ("mount", "check.py", "mount"),
     ("gcc", "exercise 11 and the C twins", "gcc libc6-dev"),
 )
+NOBODY = 65534
 USER_NAMESPACES_PER_STUDENT = 8  # a stage, a container, check.py's own: a few each
 
 
@@ -53,20 +56,28 @@ def kernel_namespaces():
 
 def user_namespaces():
     """The settings first, then a real rootless stage, as a student would run one."""
-    sys.path.insert(0, ROOT)
-    import libns
     refusal = libns.user_namespace_refusal()
     if refusal:
         return False, f"user namespaces for ordinary users: {refusal}"
-    command = [sys.executable, os.path.join(ROOT, "net_mount_uts_ipc_pid_user.py"), "id", "-u"]
+    if os.geteuid() == 0:
+        # Root's stage proves nothing of a student's: run one as nobody.
+        command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                   *command_of_the_user_stage()]
+        how = "as nobody"
+    else:
+        command, how = command_of_the_user_stage(), "as yourself"
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as error:
         return False, f"a rootless stage did not run: {error}"
     if done.returncode != 0 or done.stdout != "0\n":
         said = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
-        return False, f"a stage in a user namespace failed: {said}"
-    return True, "user namespaces: a stage ran as root of its own (id -u said 0)"
+        return False, f"a stage in a user namespace failed, {how}: {said}"
+    return True, f"user namespaces: a stage ran {how} as root of its own (id -u said 0)"
+
+
+def command_of_the_user_stage():
+    return [sys.executable, os.path.join(ROOT, "net_mount_uts_ipc_pid_user.py"), "id", "-u"]
 
 
 def tools():
@@ -118,16 +129,23 @@ def for_a_class(students):
     else:
         yield True, f"user.max_user_namespaces is {allowed}, enough for {students} students"
     # A student's fork bomb inside a stage is theirs alone only if their
-    # processes are bounded: RLIMIT_NPROC, or systemd's TasksMax per user.
+    # processes are bounded below what the machine has: RLIMIT_NPROC (whose
+    # default, threads-max/2, bounds nothing), or systemd's TasksMax per user.
     import resource
     soft, _ = resource.getrlimit(resource.RLIMIT_NPROC)
+    with open("/proc/sys/kernel/pid_max") as setting:
+        pid_max = int(setting.read())
     tasks_max = systemd_tasks_max()
-    if soft != resource.RLIM_INFINITY or tasks_max:
-        bound = f"ulimit -u {soft}" if soft != resource.RLIM_INFINITY else f"TasksMax {tasks_max}"
-        yield True, f"each student's processes are bounded ({bound})"
+    whose = "root's, not a student's: run it as one" if os.geteuid() == 0 else "yours"
+    if soft != resource.RLIM_INFINITY and soft <= pid_max // 4:
+        yield True, f"a student's processes are bounded (ulimit -u {soft}, {whose})"
+    elif tasks_max:
+        yield True, f"a student's processes are bounded (systemd's TasksMax {tasks_max} a user)"
     else:
-        yield False, ("nothing bounds a student's processes: set nproc in"
-                      " /etc/security/limits.conf, or TasksMax= for user-.slice")
+        yield False, (f"nothing bounds a student's processes below the machine's {pid_max}"
+                      f" (ulimit -u {'unlimited' if soft == resource.RLIM_INFINITY else soft},"
+                      f" {whose}): set nproc in /etc/security/limits.conf, or TasksMax= for"
+                      " user-.slice")
 
 
 def systemd_tasks_max():
@@ -142,7 +160,8 @@ def systemd_tasks_max():
 
 def main(arguments):
     students = None
-    if arguments[:1] == ["--class"] and len(arguments) == 2 and arguments[1].isdigit():
+    if arguments[:1] == ["--class"] and len(arguments) == 2 and arguments[1].isdigit() \
+            and int(arguments[1]) > 0:
         students = int(arguments[1])
     elif arguments:
         print("usage: preflight.py [--class N]", file=sys.stderr)
@@ -163,10 +182,4 @@ def main(arguments):
 
 
 if __name__ == "__main__":
-    try:
-        status = main(sys.argv[1:])
-        sys.stdout.flush()
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        status = 1
-    sys.exit(status)
+    libns.run_script(main)

@@ -26,6 +26,8 @@ import sys
 import tempfile
 import time
 
+import libns  # the one beside this file, a link to the checkout's
+
 EXERCISES_DIR = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(EXERCISES_DIR)
 TIMEOUT = 20  # seconds: a stage that runs `true` ends in a fraction of one
@@ -79,15 +81,33 @@ def environment():
     return dict(os.environ, PYTHONPATH=ROOT)
 
 
+def start(stage, *command, **how):
+    """Start `python3 STAGE COMMAND...` in a process group of its own; the Popen."""
+    return subprocess.Popen(python_command(stage, *command), env=environment(),
+                            start_new_session=True, **how)
+
+
+def end(process):
+    """Kill what is left of a run: whatever the student's code forked stays in its group."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except OSError:
+        pass  # all gone already
+    process.wait()
+
+
 def run(stage, *command):
     """Run `python3 STAGE COMMAND...` to its end (or TIMEOUT); the Run."""
+    process = start(stage, *command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                    errors="replace")
     try:
-        done = subprocess.run(python_command(stage, *command), capture_output=True, text=True,
-                              env=environment(), timeout=TIMEOUT, errors="replace")
+        stdout, stderr = process.communicate(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         return Run(None, "", "", {})
-    outside, _, stdout = done.stdout.partition("===\n")
-    return Run(done.returncode, stdout, done.stderr, dict(zip(KINDS, outside.split())))
+    finally:
+        end(process)
+    outside, _, stdout = stdout.partition("===\n")
+    return Run(process.returncode, stdout, stderr, dict(zip(KINDS, outside.split())))
 
 
 def namespaces_inside(stage):
@@ -112,6 +132,11 @@ def descendants(pid):
     return names
 
 
+def passes_the_status(stage):
+    """True when the command's own status, 3, is the stage's."""
+    return run(stage, "sh", "-c", "exit 3").status == 3
+
+
 def uses_another_program(stage):
     """True when the file runs a program of its own (subprocess, os.system, ...)."""
     with open(stage, errors="replace") as source:
@@ -123,7 +148,8 @@ def uses_another_program(stage):
 def check_net_lo(stage):
     """Exercise 2: bring lo up."""
     result = run(stage, "ip", "-o", "link", "show")
-    yield result.status == 0, "the stage runs `ip -o link show` and exits with its status", result
+    yield (result.status == 0 and passes_the_status(stage),
+           "the stage runs `ip -o link show` and exits with its status", result)
     # `ip -o` prints one line a device, "1: lo: <...>"; anything else is not ip's.
     devices = [line for line in result.stdout.splitlines() if line.split(":")[0].isdigit()]
     names = [line.split(":")[1].strip() for line in devices]
@@ -172,8 +198,7 @@ def check_pid_init(stage):
 
 def sigterm_check(stage):
     """SIGTERM to the tool ends `sleep 1000` inside: (right, what, None)."""
-    tool = subprocess.Popen(python_command(stage, "sleep", "1000"), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=environment())
+    tool = start(stage, "sleep", "1000", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + TIMEOUT
     # Until sleep runs, or the tool has ended: then there is nothing to wait for.
     while ("sleep" not in descendants(tool.pid) and tool.poll() is None
@@ -186,6 +211,8 @@ def sigterm_check(stage):
     except subprocess.TimeoutExpired:
         tool.kill()
         status = tool.wait()
+    finally:
+        end(tool)
     if status == -signal.SIGKILL:
         said = "it did not end, and was killed with SIGKILL after 10 s: the PID-1 trap"
     elif status < 0:
@@ -201,7 +228,8 @@ def check_cgroup_stage(stage):
     result, inside = namespaces_inside(stage)
     hint = ("; hint: keep the pid stage's flags and add CLONE_NEWCGROUP to them with |"
             if "this stage has no CLONE_" in result.stderr else "")
-    yield bool(inside), "the stage runs a command and exits with its status" + hint, result
+    yield (bool(inside) and passes_the_status(stage),
+           "the stage runs a command and exits with its status" + hint, result)
     outside = result.outside
     new_cgroup = bool(inside) and inside["cgroup"] != outside.get("cgroup")
     hint = ("; hint: the user namespace is new instead: the flag is CLONE_NEWCGROUP, not"
@@ -221,8 +249,14 @@ def check_c_cgroup(program):
     folder = tempfile.mkdtemp(prefix="check-")
     try:
         binary = os.path.join(folder, "out")
-        built = subprocess.run(["gcc", "-Wall", "-Wextra", "-o", binary, program],
-                               capture_output=True, text=True, timeout=TIMEOUT)
+        try:
+            built = subprocess.run(["gcc", "-Wall", "-Wextra", "-o", binary, program],
+                                   capture_output=True, text=True, errors="replace",
+                                   timeout=TIMEOUT)
+        except FileNotFoundError:
+            yield (False, "it compiles with gcc, which is not installed here: sudo apt install"
+                   " gcc libc6-dev (python3 preflight.py says what else is missing)", None)
+            return
         # gcc's first error or warning, with its hint ("did you mean ..."),
         # and the file named as the student named it.
         said = [line.replace(program, os.path.basename(program))
@@ -271,6 +305,15 @@ def own_pids_cgroup():
     return "/sys/fs/cgroup" + [path for _, kinds, path in lines if kinds == ""][0].rstrip("/")
 
 
+def pids_max(directory):
+    """A cgroup's pids.max; None for the root, which has none."""
+    try:
+        with open(f"{directory}/pids.max") as limit:
+            return limit.read()
+    except FileNotFoundError:
+        return None
+
+
 def cgroups_below(directory):
     return {name for name in os.listdir(directory) if os.path.isdir(f"{directory}/{name}")}
 
@@ -282,6 +325,7 @@ def check_pids_limit(stage):
         return
     parent = own_pids_cgroup()
     before = cgroups_below(parent)
+    own_limit = pids_max(parent)
     result = run(stage, "cat", "/proc/self/cgroup")
     yield result.status == 0, "the stage runs a command and exits with its status", result
     inside = [line.split(":", 2)[2] for line in result.stdout.splitlines()
@@ -297,6 +341,13 @@ def check_pids_limit(stage):
            "the command and 19 children fit in pids.max 20, and the next fork fails with EAGAIN"
            + ("" if result.stdout == "19 EAGAIN\n" or not forked else
               f" (it forked {forked}, then: {then})"), result)
+    changed = pids_max(parent)
+    if changed != own_limit:  # the tool's own cgroup, the caller's: put its limit back
+        with open(f"{parent}/pids.max", "w") as limit:
+            limit.write(own_limit)
+    yield (changed == own_limit, "the tool's own cgroup keeps its limit"
+           + ("" if changed == own_limit else f" (its pids.max was made {changed.strip()}, and"
+              f" is {own_limit.strip()} again; hint: write to the new cgroup's pids.max)"), None)
     left = cgroups_below(parent) - before
     yield not left, ("the cgroup is gone when the stage ends"
                      + (f" ({', '.join(sorted(left))} is left; hint: libns.at_exit)"
@@ -362,26 +413,50 @@ def check_all():
     return 0 if done == len(EXERCISES) else 1
 
 
-def reset(number):
-    """check.py reset N: the starting file back, as the last commit has it; yours kept as FILE~."""
-    relative = f"exercises/{EXERCISES[number][0]}"
+def git_show(revision, relative):
+    """The bytes of `relative` at `revision` of the checkout, as a CompletedProcess."""
     try:
-        start = subprocess.run(["git", "-C", ROOT, "show", f"HEAD:{relative}"],
-                               capture_output=True, timeout=TIMEOUT)
+        return subprocess.run(["git", "-C", ROOT, "show", f"{revision}:{relative}"],
+                              capture_output=True, timeout=TIMEOUT)
     except OSError as error:
-        start = subprocess.CompletedProcess([], 1, b"", f"git: {error.strerror}".encode())
+        return subprocess.CompletedProcess([], 1, b"", f"git: {error.strerror}".encode())
+
+
+def reset(number):
+    """check.py reset N: the starting file back, as the class's checkout has it.
+
+    From origin/HEAD, the teacher's, where there is one (a student may have
+    committed their own work); else from HEAD.  The student's file is kept,
+    as FILE~, or FILE~2, ~3... when an older copy is there: never lost.
+    """
+    relative = f"exercises/{EXERCISES[number][0]}"
+    start = git_show("origin/HEAD", relative)
+    if start.returncode != 0:
+        start = git_show("HEAD", relative)
     if start.returncode != 0:
         why = (start.stderr.decode(errors="replace").strip().splitlines() or ["?"])[-1]
         print(f"check.py: reset needs the git checkout the file came from ({why})",
               file=sys.stderr)
         return 2
     path = os.path.join(ROOT, relative)
-    if os.path.isfile(path):
-        shutil.copy2(path, path + "~")  # never lose a student's work
+    kept = ""
+    try:
+        with open(path, "rb") as file:
+            mine = file.read()
+    except FileNotFoundError:
+        mine = start.stdout
+    if mine != start.stdout:
+        kept = "~"
+        for copy in range(2, 10 ** 6):
+            if not os.path.lexists(path + kept):
+                break
+            kept = f"~{copy}"
+        with open(path + kept, "xb") as file:
+            file.write(mine)
     with open(path, "wb") as file:
         file.write(start.stdout)
-    print(f"{relative}: the starting file again" + (f"; yours is {relative}~"
-                                                    if os.path.isfile(path + "~") else ""))
+    print(f"{relative}: the starting file again" + (f"; yours is {relative}{kept}" if kept
+                                                    else ""))
     return 0
 
 
@@ -407,15 +482,13 @@ def main(arguments):
         print(f"check.py: {stage}: no such file; write it first (see EXERCISES.md)",
               file=sys.stderr)
         return 2
+    try:
+        open(stage, "rb").close()
+    except OSError as error:
+        print(f"check.py: {stage}: {error.strerror}", file=sys.stderr)
+        return 2
     return check_one(number, stage)
 
 
 if __name__ == "__main__":
-    try:
-        status = main(sys.argv[1:])
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # A reader that has seen enough (| head): end quietly, as the tools do.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        status = 1
-    sys.exit(status)
+    libns.run_script(main)

@@ -5,6 +5,8 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -240,8 +242,36 @@ def test_reset_gives_the_starting_file_back_and_keeps_the_student_s(tmp_path):
     assert (exercise.parent / "net_lo.py~").read_text() == "# my own work\n"
 
 
+def test_reset_twice_keeps_each_of_the_student_s_files(tmp_path):
+    if not (ROOT / ".git").exists() or not shutil.which("git"):
+        pytest.skip("needs a git checkout to clone (a Docker image has none)")
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(tmp_path / "class")], check=True,
+                   timeout=60)
+    exercise = tmp_path / "class" / "exercises" / "net_lo.py"
+    check_py = [sys.executable, str(tmp_path / "class" / "exercises" / "check.py"), "reset", "2"]
+    said = []
+    for work in ("# first try\n", "# second try\n"):
+        exercise.write_text(work)
+        said.append(subprocess.run(check_py, capture_output=True, text=True, timeout=60).stdout)
+    again = subprocess.run(check_py, capture_output=True, text=True, timeout=60).stdout
+    assert said == ["exercises/net_lo.py: the starting file again; yours is exercises/net_lo.py~\n",
+                    "exercises/net_lo.py: the starting file again; yours is"
+                    " exercises/net_lo.py~2\n"]
+    assert again == "exercises/net_lo.py: the starting file again\n"  # nothing of yours to keep
+    assert (exercise.parent / "net_lo.py~").read_text() == "# first try\n"
+    assert (exercise.parent / "net_lo.py~2").read_text() == "# second try\n"
+
+
+def test_check_py_with_its_output_closed_says_nothing_and_does_its_work():
+    result = subprocess.run(f"exec >&- 2>&-; {sys.executable} {ROOT}/exercises/check.py 2"
+                            f" {ROOT}/exercises/solutions/net_lo.py", shell=True,
+                            capture_output=True, text=True, env=stage_env(), timeout=CHECK_TIMEOUT)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
 def test_reset_outside_a_git_checkout_is_one_line_and_2(tmp_path):
     shutil.copytree(ROOT / "exercises", tmp_path / "exercises", symlinks=True)
+    shutil.copy(ROOT / "libns.py", tmp_path)
     result = subprocess.run([sys.executable, str(tmp_path / "exercises" / "check.py"),
                              "reset", "2"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
@@ -255,3 +285,39 @@ def test_an_exercise_runs_without_pythonpath():
                             cwd=ROOT, capture_output=True, text=True, timeout=60,
                             env={k: v for k, v in stage_env().items() if k != "PYTHONPATH"})
     assert (result.returncode, result.stderr) == (0, "")
+
+
+@pytest.mark.parametrize("folder", ["exercises", "exercises/solutions", "tests/wrong_attempts"])
+def test_the_libns_beside_the_exercises_is_a_link_to_the_one(folder):
+    # A copy would fall behind: `sed -i` once made one of each link.
+    link = ROOT / folder / "libns.py"
+    assert link.is_symlink() and link.resolve() == (ROOT / "libns.py").resolve()
+
+
+def test_a_limit_written_on_the_tool_s_own_cgroup_is_put_back():
+    # The caller's cgroup is a session's, the teacher's: a limit of 20 left
+    # there would stop their shell.  The check runs in a cgroup made for it.
+    skip_without_cgroups(13)
+    sys.path.insert(0, str(ROOT / "exercises"))
+    import check as checker
+    caller = Path(checker.own_pids_cgroup()) / f"test-{os.getpid()}"
+    caller.mkdir()
+    try:
+        script = f'echo $$ > {caller}/cgroup.procs && exec "$@"'
+        result = subprocess.run(["sh", "-c", script, "sh", sys.executable,
+                                 str(ROOT / "exercises" / "check.py"), "13",
+                                 str(ROOT / "tests" / "wrong_attempts" /
+                                     "pids_limit_on_its_own_cgroup.py")],
+                                capture_output=True, text=True, env=stage_env(),
+                                timeout=CHECK_TIMEOUT)
+        assert (result.returncode, result.stderr) == (1, "")
+        assert ("  missing  the tool's own cgroup keeps its limit (its pids.max was made 20, and is"
+                " max again; hint: write to the new cgroup's pids.max)") in result.stdout
+        assert (caller / "pids.max").read_text() == "max\n"
+    finally:
+        for _ in range(100):  # a cgroup is busy a moment after its last process left
+            try:
+                caller.rmdir()
+                break
+            except OSError:
+                time.sleep(0.05)

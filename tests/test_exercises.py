@@ -321,3 +321,26 @@ def test_a_limit_written_on_the_tool_s_own_cgroup_is_put_back():
                 break
             except OSError:
                 time.sleep(0.05)
+
+
+def sleeping(seconds):
+    """The pids of `sleep SECONDS` on this machine."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                if cmdline.read() == f"sleep\0{seconds}\0".encode():
+                    found.append(pid)
+        except OSError:
+            pass  # ended meanwhile
+    return found
+
+
+def test_what_a_run_forked_ends_with_it(check_as):
+    # Exercise 2 has no PID namespace: a loop that forked first left its
+    # children running after check.py's verdict, a fork bomb too.
+    result = check_as("2", "tests/wrong_attempts/net_lo_forks_and_loops.py")
+    assert (result.returncode, result.stderr) == (1, "")
+    assert "           your stage said: it did not end within 20 s (an endless loop?)" in (
+        result.stdout.splitlines())
+    assert sleeping("12345.678") == []

@@ -443,6 +443,8 @@ def _hold_closed_standard_fds():
 
 # In the child, until it execs: the pipe on which it reports a failure.
 _error_pipe = None
+
+
 def _own_namespaces():
     """Our mount and UTS namespaces; None under a /proc of another PID namespace (enter.py)."""
     try:
@@ -1970,11 +1972,10 @@ def _exit_like_docker_run(kind, error, traceback):
         exit_with_message(error.strerror, error.status)
     if isinstance(error, OSError):
         exit_with_message(_describe(error), 125)
-    place = _place(error)
-    if isinstance(error, ValueError) and not place:
-        exit_with_message(str(error), 125)
-    if place:  # an error in the stage's own code: what and where, in one line
+    if _place(error):  # an error in the stage's own code: what and where, in one line
         exit_with_message(_describe(error), 125)
+    if isinstance(error, ValueError):  # a refusal of ours, worded for the user
+        exit_with_message(str(error), 125)
     sys.__excepthook__(kind, error, traceback)
     flush_output()
     os._exit(125)

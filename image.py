@@ -607,22 +607,26 @@ def unpack_verified(file, top, layer, progress=None, limit=LAYER_LIMIT):
     digest the image gives for it (OCI), and the sha256 of the tar inside,
     gunzipped if it was gzipped, against the config's diff_id, the cache's
     key: a layer that lied about it would be trusted by every later image.
+    A tar that is not gzipped is its own blob: its bytes are hashed once.
     """
     raw = _Digesting(file, progress)
     magic = raw.read(4)
     if magic == b"\x28\xb5\x2f\xfd":
         raise ImageError(f"layer {layer.diff_id[:12]}: compressed with zstd, which"
                          " Python's standard library cannot read")
-    stream = _Prefixed(magic, raw)
-    if magic.startswith(b"\x1f\x8b"):
-        stream = gzip.GzipFile(fileobj=stream, mode="rb")
-    tar_bytes = _Digesting(stream, bounded=(limit, top))
+    compressed = magic.startswith(b"\x1f\x8b")
+    if compressed:
+        tar_bytes = _Digesting(gzip.GzipFile(fileobj=_Prefixed(magic, raw), mode="rb"),
+                               bounded=(limit, top))
+        entries = _TarReader(tar_bytes)
+    else:
+        raw.bounded = (limit, top)
+        tar_bytes, entries = raw, _TarReader(raw, magic)
     try:
-        with tarfile.open(fileobj=tar_bytes, mode="r|") as tar:
-            left_out = unpack(tar, top)
+        left_out = unpack(entries, top)
         diff_id = tar_bytes.read_to_end()
-        blob = raw.read_to_end()
-    except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as error:
+        blob = raw.read_to_end() if compressed else diff_id
+    except (_NotATar, EOFError, gzip.BadGzipFile, zlib.error) as error:
         raise ImageError(f"layer {layer.diff_id[:12]}: not a complete tar ({error})")
     if layer.blob_digest is not None and blob != layer.blob_digest:
         raise ImageError(f"layer {layer.diff_id[:12]}: its file's sha256 is {blob[:12]}, not"
@@ -649,62 +653,275 @@ class _Prefixed:
         return data
 
 
+# --- reading a layer's tar --------------------------------------------------------
+
+BLOCK = 512
+ZERO_BLOCK = bytes(BLOCK)
+NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+FOLLOWED, UNFOLLOWED = {}, {"follow_symlinks": False}  # keywords of os.chown and the like
+ID_LIMIT = 1 << 32  # of owners and device numbers, as the kernel's
+NUL_AS_SPACE = bytes.maketrans(b"\0", b" ")
+SPECIAL_LIMIT = 1 << 20  # the most a PAX or GNU long-name header may hold, as Go's archive/tar
+FILE, HARD_LINK, SYMLINK, CHAR, BLOCK_DEVICE, DIRECTORY, FIFO = b"0123456"
+
+
+class _NotATar(Exception):
+    """A header no tar writer makes: the layer is refused."""
+
+
+class _Entry:
+    """One entry of a layer's tar, its PAX and GNU headers applied."""
+
+    __slots__ = ("name", "kind", "mode", "uid", "gid", "size", "mtime_ns", "linkname", "device",
+                 "xattrs")
+
+
+class _TarReader:
+    """The entries of a tar, read once from the stream `file`: ustar, GNU and PAX.
+
+    These are the formats Docker and every Go tool, GNU tar, Python's
+    tarfile and umoci write.  tarfile could read them, but a layer of
+    50,000 small files spends most of its time in tarfile's header code;
+    this reader takes what an unpacker needs from each 512-byte header
+    and writes a file's bytes straight from what it read.  An entry's
+    data that the caller does not copy (copy_to) is skipped.
+    """
+
+    def __init__(self, file, data=b""):
+        self.file, self.data, self.at, self.unread = file, data, 0, 0
+        self.globals = {}  # PAX records of type g: for every later entry
+
+    def _take(self, size):
+        """The next `size` bytes; EOFError if the tar ends before."""
+        if self.at + size > len(self.data):
+            pieces, have = [self.data[self.at:]], len(self.data) - self.at
+            while have < size:
+                chunk = self.file.read(max(CHUNK, size - have))
+                if not chunk:
+                    raise EOFError("it ends in the middle of an entry")
+                pieces.append(chunk)
+                have += len(chunk)
+            self.data, self.at = b"".join(pieces), 0
+        self.at += size
+        return self.data[self.at - size:self.at]
+
+    def _skip(self, size):
+        while self.at + size > len(self.data):
+            size -= len(self.data) - self.at
+            self.data, self.at = self.file.read(CHUNK), 0
+            if not self.data:
+                raise EOFError("it ends in the middle of an entry")
+        self.at += size
+
+    def copy_to(self, descriptor, size):
+        """Write the entry's `size` bytes of data to `descriptor`."""
+        left, self.unread = size, self.unread - size
+        if 0 < size <= len(self.data) - self.at:  # nearly always: a small file, read already
+            left -= os.write(descriptor, self.data[self.at:self.at + size])
+            self.at += size - left
+        while left:
+            if self.at == len(self.data):
+                self.data, self.at = self.file.read(CHUNK), 0
+                if not self.data:
+                    raise EOFError("it ends in the middle of a file")
+            end = min(len(self.data), self.at + left)
+            piece = memoryview(self.data)[self.at:end]
+            while piece:
+                piece = piece[os.write(descriptor, piece):]
+            left -= end - self.at
+            self.at = end
+
+    def __iter__(self):
+        pax, long_name, long_link = {}, None, None
+        while True:
+            self._skip(self.unread)
+            self.unread = 0
+            if self.at == len(self.data):
+                self.data, self.at = self.file.read(CHUNK), 0
+                if not self.data:
+                    return  # no end-of-archive blocks: tarfile and Go's archive/tar end here too
+            block = self._take(BLOCK)
+            if block == ZERO_BLOCK:
+                return  # the end; what follows is hashed, not read
+            mode, uid, gid, size, mtime, checksum = _numbers(block)
+            if not _checksum_matches(block, checksum):
+                raise _NotATar("a header with a wrong checksum")
+            if size < 0:
+                raise _NotATar("a header with a negative size")
+            kind = block[156]
+            if kind in b"xXgLK":  # PAX records (X: Solaris's), or GNU's long name, of the next
+                if size > SPECIAL_LIMIT:
+                    raise _NotATar(f"a header of more than {_size(SPECIAL_LIMIT)}")
+                payload = self._take(size + -size % BLOCK)[:size]
+                if kind == ord("L"):
+                    long_name = payload.split(b"\0", 1)[0]
+                elif kind == ord("K"):
+                    long_link = payload.split(b"\0", 1)[0]
+                else:
+                    (self.globals if kind == ord("g") else pax).update(_pax_records(payload))
+                continue
+            if kind == ord("S") or any(key.startswith("GNU.sparse.") for key in pax):
+                raise _NotATar("a sparse file, which no image tool writes")
+            records = {**self.globals, **pax} if self.globals else pax
+            entry = _Entry()
+            name = long_name or block[:100].split(b"\0", 1)[0]
+            if block[257:263] == b"ustar\0" and block[345]:  # POSIX's prefix (not GNU's times)
+                name = block[345:500].split(b"\0", 1)[0] + b"/" + name
+            link = long_link or block[157:257].split(b"\0", 1)[0]
+            entry.kind = FILE if kind in b"\0" b"7" else kind  # old and contiguous files
+            entry.mode, entry.uid, entry.gid, entry.size = mode & 0o7777, uid, gid, size
+            entry.mtime_ns = mtime * 10 ** 9
+            entry.device = (_number(block[329:337]), _number(block[337:345])) if kind in (
+                CHAR, BLOCK_DEVICE) else (0, 0)
+            entry.xattrs = {}
+            if records:
+                name, link = records.get("path") or name, records.get("linkpath") or link
+                try:
+                    entry.uid = int(records.get("uid") or uid)
+                    entry.gid = int(records.get("gid") or gid)
+                    entry.size = int(records.get("size") or size)
+                except ValueError:
+                    raise _NotATar("a PAX record with a number that is not one")
+                if records.get("mtime"):
+                    entry.mtime_ns = _nanoseconds(records["mtime"])
+                entry.xattrs = {key[len(XATTR_RECORD):]: value for key, value in records.items()
+                                if key.startswith(XATTR_RECORD) and value is not None}
+            entry.name = name.decode("utf-8", "surrogateescape")
+            entry.linkname = link.decode("utf-8", "surrogateescape")
+            if kind == 0 and entry.name.endswith("/"):
+                entry.kind = DIRECTORY  # as tar wrote a directory before ustar
+            if not (0 <= entry.uid < ID_LIMIT and 0 <= entry.gid < ID_LIMIT and entry.size >= 0
+                    and abs(entry.mtime_ns) < 1 << 63
+                    and 0 <= min(entry.device) and max(entry.device) < ID_LIMIT):
+                raise _NotATar("a header with an owner, size or time out of range")
+            self.unread = entry.size + -entry.size % BLOCK
+            pax, long_name, long_link = {}, None, None
+            yield entry
+
+
+def _numbers(block):
+    """A header's mode, uid, gid, size, mtime and checksum."""
+    try:  # as nearly all are written: octal digits, ended by a space or NUL
+        text = block[100:156].translate(NUL_AS_SPACE)
+        return (int(text[:8], 8), int(text[8:16], 8), int(text[16:24], 8), int(text[24:36], 8),
+                int(text[36:48], 8), int(text[48:56], 8))
+    except ValueError:
+        return tuple(_number(block[start:end]) for start, end in (
+            (100, 108), (108, 116), (116, 124), (124, 136), (136, 148), (148, 156)))
+
+
+def _number(field):
+    """A header's number: octal text, or base-256 binary (GNU, Go) if the top bit is set."""
+    if field[0] & 0x80:
+        value = int.from_bytes(field[1:], "big")
+        return value - (1 << 8 * (len(field) - 1)) if field[0] == 0xff else value
+    text = field.split(b"\0", 1)[0].strip()
+    try:
+        return int(text, 8) if text else 0
+    except ValueError:
+        raise _NotATar("a header with a number that is not one")
+
+
+def _nanoseconds(text):
+    """A PAX time, decimal seconds as "1700000000.123456789", in nanoseconds."""
+    match = re.fullmatch(r"(-?)([0-9]+)(?:\.([0-9]*))?", text)
+    if not match:
+        raise _NotATar("a PAX record with a time that is not one")
+    sign, whole, fraction = match.groups()
+    value = int(whole) * 10 ** 9 + int((fraction or "")[:9].ljust(9, "0"))
+    return -value if sign else value
+
+
+def _checksum_matches(block, checksum):
+    """Is `checksum` the sum of the header's bytes (unsigned, or signed as old Sun tars)?"""
+    unsigned = sum(block) - sum(block[148:156]) + 8 * ord(" ")
+    return checksum == unsigned or checksum == unsigned - 256 * sum(
+        1 for byte in block[:148] + block[156:] if byte & 0x80)
+
+
+def _pax_records(payload):
+    """{key: value} of PAX records, "LENGTH KEY=VALUE\\n"; an empty value unsets the key."""
+    records, at = {}, 0
+    while at < len(payload) and payload[at]:
+        space = payload.find(b" ", at)
+        try:
+            length = int(payload[at:space])
+        except ValueError:
+            raise _NotATar("a PAX header that is not one")
+        key, equals, value = payload[space + 1:at + length].partition(b"=")
+        if length <= space - at or at + length > len(payload) or not equals or \
+                not value.endswith(b"\n"):
+            raise _NotATar("a PAX header that is not one")
+        key = key.decode("utf-8", "surrogateescape")
+        if key.startswith(XATTR_RECORD) or key in ("path", "linkpath"):
+            records[key] = value[:-1] or None
+        else:
+            records[key] = value[:-1].decode("ascii", "replace") or None
+        at += length
+    return records
+
+
 # --- unpacking one layer ----------------------------------------------------------
 
-def unpack(tar, top):
-    """Write the entries of a layer's tar under the directory `top`, refusing hostile ones.
+def unpack(entries, top):
+    """Write the entries of a layer's tar (a _TarReader) under `top`, refusing hostile ones.
 
     Each entry's own path is checked (layer_path), and so is the way to it
     (_parent): it may not pass through a symbolic link, even one the same
     layer made a moment before, since the kernel would follow it out of the
-    layer.  Whiteouts become overlayfs's.  As root, the files keep their
-    owners; an ordinary user's are all theirs, and so root's in the user
-    namespace.  Directories get their modes last, so that a read-only one
-    can still be filled.  Extended attributes (PAX SCHILY.xattr.*, as
-    Docker writes and reads them: file capabilities, user.*) are set last;
-    those this user may not set are returned, (path, name, why), to be said.
+    layer.  Nothing is ever made through an existing name: each is created
+    exclusively, and what stood there is removed first (_fresh).  Whiteouts
+    become overlayfs's.  As root, the files keep their owners; an ordinary
+    user's are all theirs, and so root's in the user namespace.
+    Directories get their modes last, so that a read-only one can still be
+    filled.  Extended attributes (PAX SCHILY.xattr.*, as Docker writes and
+    reads them: file capabilities, user.*) are set last; those this user
+    may not set are returned, (path, name, why), to be said.
     """
     as_root = os.geteuid() == 0
     directories, left_out = [], []
-    for member in tar:
-        name = layer_path(member.name)
+    known = {"": top}  # the directories this layer has made or checked: name -> path
+    for entry in entries:
+        name = layer_path(entry.name)
         if name == ".":
             continue
-        parent, base = os.path.split(name)
-        parent_path = _parent(top, parent, name)
-        path = os.path.join(parent_path, base)
-        if base == OPAQUE_MARKER:
-            _make_opaque(parent_path)
-            continue
-        if base.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):
-            continue  # aufs's own bookkeeping, not a file
+        parent, _, base = name.rpartition("/")
+        parent_path = _parent(top, parent, name, known)
+        path = f"{parent_path}/{base}"
         if base.startswith(WHITEOUT_PREFIX):
             deleted = base[len(WHITEOUT_PREFIX):]
-            if deleted in ("", ".", ".."):  # .wh... would delete the layer's parent
+            if base == OPAQUE_MARKER:
+                _make_opaque(parent_path)
+            elif deleted.startswith(WHITEOUT_PREFIX):
+                pass  # aufs's own bookkeeping, not a file
+            elif deleted in ("", ".", ".."):  # .wh... would delete the layer's parent
                 raise ImageError(f"{name}: a whiteout that names no file of the layer")
-            _whiteout(parent_path, deleted)
+            else:
+                _whiteout(parent_path, deleted, known)
             continue
-        if member.isdir():
-            if not os.path.isdir(path) or os.path.islink(path):
-                _replace(path)
+        kind = entry.kind
+        if kind == DIRECTORY:
+            try:
                 os.mkdir(path, 0o700)
-            directories.append((path, member))
-            continue
-        _replace(path)
-        if member.isfile():
-            source = tar.extractfile(member)
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
-                                 0o600)
-            with open(descriptor, "wb") as target:
-                shutil.copyfileobj(source, target, CHUNK)
-        elif member.issym():
-            # Whatever it points to: it is only ever followed inside the
-            # container, where .. at its root stays at its root, and this
-            # unpacker never follows one (see _parent, O_NOFOLLOW).
-            os.symlink(member.linkname, path)
-        elif member.islnk():
-            target = layer_path(member.linkname)
-            target_path = os.path.join(_parent(top, os.path.dirname(target), name),
+            except FileExistsError:
+                if not stat.S_ISDIR(os.lstat(path).st_mode):
+                    _fresh(path, lambda: os.mkdir(path, 0o700), known)
+            known[name] = path
+            directories.append((path, entry))
+        elif kind == FILE:
+            try:
+                descriptor = os.open(path, NEW_FILE, 0o600)
+            except FileExistsError:
+                _replace(path, known)
+                descriptor = os.open(path, NEW_FILE, 0o600)
+            try:
+                entries.copy_to(descriptor, entry.size)
+                _set_attributes(descriptor, entry, as_root, left_out)
+            finally:
+                os.close(descriptor)
+        elif kind == HARD_LINK:
+            target = layer_path(entry.linkname)
+            target_path = os.path.join(_parent(top, os.path.dirname(target), name, known),
                                        os.path.basename(target))
             try:
                 kind = os.lstat(target_path).st_mode
@@ -714,26 +931,52 @@ def unpack(tar, top):
                 raise ImageError(f"{name}: a hard link to {target}, which is no file of this"
                                  " layer")
             # A second name for the same inode, a symbolic link or a FIFO
-            # included, as `ln` makes it: linkat(2) without following.
-            os.link(target_path, path, follow_symlinks=False)
-            continue  # it shares the owner and mode of its target
-        elif member.ischr() or member.isblk():
-            if not as_root:
-                raise ImageError(f"{name}: a device node, which only root may make")
-            os.mknod(path, member.mode & 0o7777 | (stat.S_IFCHR if member.ischr()
-                                                    else stat.S_IFBLK),
-                     os.makedev(member.devmajor, member.devminor))
-        elif member.isfifo():
-            os.mkfifo(path, 0o600)
+            # included, as `ln` makes it: linkat(2) without following.  It
+            # shares the owner and mode of its target.
+            _fresh(path, lambda: os.link(target_path, path, follow_symlinks=False), known)
         else:
-            raise ImageError(f"{name}: an entry of a kind a layer cannot hold")
-        _set_attributes(path, member, as_root, left_out)
-    for path, member in reversed(directories):
-        _set_attributes(path, member, as_root, left_out)
+            if kind == SYMLINK:
+                # Whatever it points to: it is only ever followed inside the
+                # container, where .. at its root stays at its root, and this
+                # unpacker never follows one (see _parent, O_NOFOLLOW).
+                _fresh(path, lambda: os.symlink(entry.linkname, path), known)
+            elif kind in (CHAR, BLOCK_DEVICE):
+                if not as_root:
+                    raise ImageError(f"{name}: a device node, which only root may make")
+                _fresh(path, lambda: os.mknod(
+                    path, entry.mode | (stat.S_IFCHR if kind == CHAR else stat.S_IFBLK),
+                    os.makedev(*entry.device)), known)
+            elif kind == FIFO:
+                _fresh(path, lambda: os.mkfifo(path, 0o600), known)
+            else:
+                raise ImageError(f"{name}: an entry of a kind a layer cannot hold")
+            _set_attributes(path, entry, as_root, left_out)
+    for path, entry in reversed(directories):
+        _set_attributes(path, entry, as_root, left_out)
     return left_out
 
 
-def _whiteout(directory, name):
+def _fresh(path, make, known):
+    """make() the new name at `path`; a later entry wins over an earlier one, as tar does."""
+    try:
+        return make()
+    except FileExistsError:
+        _replace(path, known)
+        return make()
+
+
+def _replace(path, known):
+    """Remove what is at `path`; a directory with all below it, forgotten as known."""
+    if stat.S_ISDIR(os.lstat(path).st_mode):
+        shutil.rmtree(path)
+        top = known[""]
+        known.clear()  # the directories below it are gone too
+        known[""] = top
+    else:
+        os.unlink(path)
+
+
+def _whiteout(directory, name, known):
     """overlayfs's whiteout for `name`: a character device 0/0, or a marked empty file.
 
     Anyone may make that one device, but a device cgroup may refuse it all
@@ -741,7 +984,8 @@ def _whiteout(directory, name):
     xattr user.overlay.whiteout, in a directory marked "x" (Linux 6.7).
     """
     path = os.path.join(directory, name)
-    _replace(path)
+    if os.path.lexists(path):
+        _replace(path, known)
     if _opacity(directory) == b"y":
         return  # an opaque directory hides every lower name already
     try:
@@ -772,61 +1016,63 @@ def _opacity(directory):
 
 def layer_path(name):
     """An entry's path relative to the layer's top; refused if it is absolute or has .."""
-    if name.startswith("/") or ".." in name.split("/"):
+    wrapped = f"/{name}/"
+    if name.startswith("/") or "/../" in wrapped:
         raise ImageError(f"{name}: leads out of the layer (absolute, or with ..)")
-    return os.path.normpath(name)
+    if "/./" in wrapped or "//" in wrapped:
+        return os.path.normpath(name)  # ./usr/, as tar -C DIR . writes it: usr
+    return name
 
 
-def _parent(top, parent, name):
-    """The directory `parent` of the layer under `top`, made if missing; no link on the way."""
-    path = top
-    for part in filter(None, parent.split("/")):
-        if part == ".":
+def _parent(top, parent, name, known):
+    """The directory `parent` of the layer under `top`, made if missing; no link on the way.
+
+    Each directory is checked once: `known` keeps those made or checked.
+    """
+    path = known.get(parent)
+    if path is not None:
+        return path
+    path, sofar = top, ""
+    for part in parent.split("/"):
+        path, sofar = f"{path}/{part}", f"{sofar}/{part}" if sofar else part
+        if sofar in known:
             continue
-        path = os.path.join(path, part)
-        if os.path.islink(path):
-            raise ImageError(f"{name}: below the symbolic link {path[len(top) + 1:]}, which"
-                             " could lead out of the layer")
-        if not os.path.lexists(path):
+        try:
             os.mkdir(path, 0o755)  # a tar need not list every directory
-        elif not os.path.isdir(path):
-            raise ImageError(f"{name}: below {path[len(top) + 1:]}, which is not a directory")
+        except FileExistsError:
+            mode = os.lstat(path).st_mode
+            if stat.S_ISLNK(mode):
+                raise ImageError(f"{name}: below the symbolic link {sofar}, which could lead"
+                                 " out of the layer")
+            if not stat.S_ISDIR(mode):
+                raise ImageError(f"{name}: below {sofar}, which is not a directory")
+        known[sofar] = path
     return path
 
 
-def _replace(path):
-    """A later entry wins over an earlier one of the same name, as tar does."""
-    if os.path.islink(path) or (os.path.lexists(path) and not os.path.isdir(path)):
-        os.unlink(path)
-    elif os.path.lexists(path):
-        shutil.rmtree(path)
+def _set_attributes(where, entry, as_root, left_out):
+    """Owner (as root), mode, extended attributes and times, never following a link.
 
-
-def _set_attributes(path, member, as_root, left_out):
-    """Owner (as root), mode, extended attributes and times, never following a link."""
+    `where` is an open descriptor, or a path that is no link to follow.
+    """
+    unfollowed = FOLLOWED if isinstance(where, int) else UNFOLLOWED
     if as_root:
-        os.chown(path, member.uid, member.gid, follow_symlinks=False)
-    if not member.issym():
-        os.chmod(path, member.mode & 0o7777)  # after chown, which clears set-user-ID
-    for key, value in member.pax_headers.items():
-        if not key.startswith(XATTR_RECORD):
-            continue
-        name = key[len(XATTR_RECORD):]
+        os.chown(where, entry.uid, entry.gid, **unfollowed)
+    if entry.kind != SYMLINK:
+        os.chmod(where, entry.mode)  # after chown, which clears set-user-ID
+    for name, value in entry.xattrs.items():
         if name.startswith(OVERLAY_XATTRS):
             # overlayfs reads these as its own whiteouts, opaque and
             # redirected directories: only this unpacker may write them.
-            raise ImageError(f"{member.name}: the extended attribute {name}, overlayfs's own,"
+            raise ImageError(f"{entry.name}: the extended attribute {name}, overlayfs's own,"
                              " which a layer may not set")
         try:
-            # After chown, which clears security.capability.  tarfile gives
-            # the raw bytes of a value as text; surrogateescape takes them back.
-            os.setxattr(path, name, value.encode("utf-8", "surrogateescape"),
-                        follow_symlinks=False)
+            os.setxattr(where, name, value, **unfollowed)  # after chown, which clears capabilities
         except OSError as error:
             if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EACCES, errno.EINVAL):
                 raise
-            left_out.append((member.name, name, error.strerror))
-    os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
+            left_out.append((entry.name, name, error.strerror))
+    os.utime(where, ns=(entry.mtime_ns, entry.mtime_ns), **unfollowed)
 
 
 # --- looking inside -----------------------------------------------------------------

@@ -1,17 +1,21 @@
 """Images: layers stacked by overlayfs, whiteouts, the config, the cache, hostile layers."""
 import gzip
 import hashlib
+import io
 import json
 import os
 import shutil
 import signal
+import stat
 import struct
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
 
+import image as image_module
 import images
 from helpers import (NOBODY, ROOT, TIMEOUT, id_mapping_refusal, run_as_nobody, run_container,
                      stage_env, wait_until)
@@ -550,10 +554,9 @@ def test_an_interrupted_unpack_leaves_no_layer_to_trust(place, base, signum):
     tool = subprocess.Popen([sys.executable, str(ROOT / "container.py"), "--image", image,
                              "--cache", str(cache)], stderr=subprocess.PIPE, text=True,
                             env=stage_env())
-    partial = []
+    partial, prefix = [], f".partial-{images.digest(big)[:12]}"  # hashed once, not each poll
     wait_until(lambda: os.path.isdir(cache / "layers") and partial.extend(
-        name for name in os.listdir(cache / "layers")
-        if name.startswith(f".partial-{images.digest(big)[:12]}")) or partial,
+        name for name in os.listdir(cache / "layers") if name.startswith(prefix)) or partial,
         "the big layer's unpack to start")
     tool.send_signal(signum)
     assert tool.wait(timeout=TIMEOUT) == -signum
@@ -815,3 +818,146 @@ def test_a_cached_gzipped_archive_is_not_expanded_again(place, three_layers):
     result = run_container(*run, "cat", "/etc/motd")
     assert (result.returncode, result.stdout, result.stderr) == (0, "a new motd\n", "")
     assert len(os.listdir(place / "cache" / "archives")) == 2
+
+
+# --- the tar formats image tools write ------------------------------------------------------
+# Docker and every Go tool write ustar, with POSIX's prefix for a long name,
+# and PAX where ustar cannot hold a field; GNU tar (mmdebstrap, docker export
+# of some engines) writes its own long names and base-256 numbers, or PAX;
+# umoci and buildah are Go; Python's tarfile writes all three, and git
+# archive's PAX global header.  Each is unpacked by container.py and by
+# GNU tar, and the trees compared.
+
+def every_kind(folder):
+    """A directory of what a layer holds, with what each tar format must carry; its path."""
+    top = folder / "source"
+    (top / "dir" / "sub").mkdir(parents=True)
+    prefixed = top / ("m" * 90) / ("n" * 60)  # 151 characters: ustar's prefix and name
+    deep = top / ("d" * 90) / ("e" * 90) / ("f" * 99)  # 281: GNU's long name, or PAX's path
+    for path, data in ((prefixed, b"prefixed"), (deep, b"deep"), (top / "big", os.urandom(3 << 19)),
+                       (top / "block", b"b" * 512), (top / "empty", b""),
+                       (top / "caf\u00e9", b"UTF-8"), (top / os.fsdecode(b"latin\xe9"), b"not")):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    (top / "setuid").write_text("#!/bin/sh\n")
+    (top / "setuid").chmod(0o4755)
+    os.symlink("dir/sub", top / "link")
+    os.symlink("x" * 150, top / "long-link")  # a link target longer than ustar's 100
+    os.link(top / "block", top / "dir" / "hard")
+    os.mkfifo(top / "fifo")
+    os.setxattr(top / "empty", "user.note", b"\0\xffbinary")
+    os.utime(top / "block", ns=(0, 1_700_000_000_123_456_789))
+    if os.geteuid() == 0:
+        os.chown(top / "dir" / "sub", 2 ** 21 + 5, 70000)  # past ustar's 7 octal digits
+    (top / "dir").chmod(0o555)  # filled before it is made read-only
+    return top
+
+
+def depth_first(top, folder=""):
+    """The names under `top`, in the order Go's filepath.Walk and tar -c give them."""
+    for name in sorted(os.listdir(os.path.join(top, folder))):
+        path = os.path.join(folder, name)
+        yield path
+        if os.path.isdir(os.path.join(top, path)) and not os.path.islink(os.path.join(top, path)):
+            yield from depth_first(top, path)
+
+
+def tarfile_layer(top, tar_format, **options):
+    """The layer tarfile writes of `top`, names without ./ as Go writes them."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tar_format, **options) as tar:
+        for name in depth_first(top):
+            try:
+                tar.add(os.path.join(top, name), name, recursive=False)
+            except ValueError:
+                pass  # what ustar cannot hold, as Go would write in PAX instead
+    return buffer.getvalue()
+
+
+TAR_WRITERS = {
+    "gnu-tar-gnu": ["--format=gnu"],
+    "gnu-tar-pax": ["--format=pax", "--xattrs", "--xattrs-include=*"],
+    "tarfile-ustar": (tarfile.USTAR_FORMAT, {}),
+    "tarfile-gnu": (tarfile.GNU_FORMAT, {}),
+    "tarfile-pax-global": (tarfile.PAX_FORMAT, {"pax_headers": {"comment": "as git archive"}}),
+}
+
+
+def tree_in_full(path):
+    """{relative path: all tar can carry} of what is under `path`, hard links as one inode."""
+    found, inodes = {}, {}
+    for top, directories, files in os.walk(path):
+        for name in directories + files:
+            full = os.path.join(top, name)
+            status = os.lstat(full)
+            xattrs = sorted((key, os.getxattr(full, key, follow_symlinks=False))
+                            for key in os.listxattr(full, follow_symlinks=False))
+            linked = None if stat.S_ISDIR(status.st_mode) or status.st_nlink == 1 else \
+                inodes.setdefault(status.st_ino, os.path.relpath(full, path))
+            found[os.path.relpath(full, path)] = (
+                tree(os.path.dirname(full))[name], status.st_gid, status.st_mtime_ns, xattrs,
+                linked)
+    return found
+
+
+@pytest.mark.parametrize("writer", TAR_WRITERS)
+def test_each_tar_format_unpacks_as_gnu_tar_unpacks_it(place, writer):
+    top = every_kind(place)
+    if isinstance(TAR_WRITERS[writer], list):
+        data = subprocess.run(["tar", *TAR_WRITERS[writer], "-cf", "-", "-C", top, "."],
+                              capture_output=True, check=True).stdout
+    else:
+        tar_format, options = TAR_WRITERS[writer]
+        data = tarfile_layer(top, tar_format, **options)
+    ours, theirs = place / "ours", place / "theirs"
+    ours.mkdir()
+    theirs.mkdir()
+    layer_of = image_module.Layer("layer.tar", images.digest(data), None, len(data))
+    assert image_module.unpack_verified(io.BytesIO(data), str(ours), layer_of) == []
+    subprocess.run(["tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-xpf", "-",
+                    "-C", theirs], input=data, check=True)
+    unpacked = tree_in_full(ours)
+    assert unpacked == tree_in_full(theirs)
+    assert len(unpacked) >= (14 if writer == "tarfile-ustar" else 17)
+
+
+def header(name, kind=tarfile.REGTYPE, size=0, **patches):
+    """One tar header block; `patches`: {offset_N: bytes} written over it, then its checksum."""
+    info = tarfile.TarInfo(name)
+    info.type, info.size = kind, size
+    block = bytearray(info.tobuf(tarfile.USTAR_FORMAT))
+    for offset, value in patches.items():
+        at = int(offset.split("_")[1])
+        block[at:at + len(value)] = value
+    block[148:156] = b" " * 8
+    block[148:156] = b"%06o\0 " % sum(block)
+    return bytes(block)
+
+
+BAD_HEADERS = {
+    "wrong-checksum": (header("a", size=1) + b"a".ljust(512, b"\0") + header("b")[:-1] + b"x",
+                       "a header with a wrong checksum"),
+    "sparse": (header("a", kind=tarfile.GNUTYPE_SPARSE), "a sparse file, which no image tool"
+                                                          " writes"),
+    "negative-size": (header("a", offset_124=b"\xff" * 12), "a header with a negative size"),
+    "huge-pax-header": (header("././@PaxHeader", kind=tarfile.XHDTYPE, size=2 << 20),
+                        "a header of more than 1.0 MB"),
+    "not-pax": (header("././@PaxHeader", kind=tarfile.XHDTYPE, size=3) + b"abc".ljust(512, b"\0")
+                + header("a"), "a PAX header that is not one"),
+    "huge-owner": (header("a", offset_108=b"\x80" + b"\xff" * 7), "a header with an owner, size"
+                                                                  " or time out of range"),
+    "not-a-number": (header("a", offset_100=b"0000x44\0"), "a header with a number that is not"
+                                                           " one"),
+}
+
+
+@pytest.mark.parametrize("how", BAD_HEADERS)
+def test_a_header_no_tar_writer_makes_is_refused_and_writes_nothing(place, base, how):
+    bad, why = BAD_HEADERS[how]
+    bad += bytes(1024)
+    image = save_image(str(place / "image.tar"), [base, bad], {"Cmd": ["true"]})
+    result = run_container("--image", image, "--cache", str(place / "cache"))
+    assert (result.returncode, result.stderr) == (
+        125, f"container.py: --image {image}: layer {images.digest(bad)[:12]}: not a complete"
+             f" tar ({why})\n")
+    assert os.listdir(place / "cache" / "layers") == [images.digest(base)]

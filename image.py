@@ -786,6 +786,8 @@ class _TarReader:
                     entry.mtime_ns = _nanoseconds(records["mtime"])
                 entry.xattrs = {key[len(XATTR_RECORD):]: value for key, value in records.items()
                                 if key.startswith(XATTR_RECORD) and value is not None}
+            if b"\0" in name or b"\0" in link:  # possible in a PAX record only
+                raise _NotATar("a name with a NUL byte")
             entry.name = name.decode("utf-8", "surrogateescape")
             entry.linkname = link.decode("utf-8", "surrogateescape")
             if kind == 0 and entry.name.endswith("/"):

@@ -944,6 +944,9 @@ BAD_HEADERS = {
                         "a header of more than 1.0 MB"),
     "not-pax": (header("././@PaxHeader", kind=tarfile.XHDTYPE, size=3) + b"abc".ljust(512, b"\0")
                 + header("a"), "a PAX header that is not one"),
+    "nul-in-a-name": (header("././@PaxHeader", kind=tarfile.XHDTYPE, size=12)
+                      + b"12 path=a\0b\n".ljust(512, b"\0") + header("c"),
+                      "a name with a NUL byte"),
     "huge-owner": (header("a", offset_108=b"\x80" + b"\xff" * 7), "a header with an owner, size"
                                                                   " or time out of range"),
     "not-a-number": (header("a", offset_100=b"0000x44\0"), "a header with a number that is not"

@@ -706,6 +706,7 @@ class _TarReader:
         return self.data[self.at - size:self.at]
 
     def _skip(self, size):
+        """Pass the next `size` bytes by; EOFError if the tar ends before."""
         while self.at + size > len(self.data):
             size -= len(self.data) - self.at
             self.data, self.at = self.file.read(CHUNK), 0
@@ -760,7 +761,7 @@ class _TarReader:
                 else:
                     (self.globals if kind == ord("g") else pax).update(_pax_records(payload))
                 continue
-            if kind == ord("S") or any(key.startswith("GNU.sparse.") for key in pax):
+            if kind == ord("S") or pax and any(key.startswith("GNU.sparse.") for key in pax):
                 raise _NotATar("a sparse file, which no image tool writes")
             records = {**self.globals, **pax} if self.globals else pax
             entry = _Entry()
@@ -835,8 +836,18 @@ def _nanoseconds(text):
 
 
 def _checksum_matches(block, checksum):
-    """Is `checksum` the sum of the header's bytes (unsigned, or signed as old Sun tars)?"""
-    unsigned = sum(block) - sum(block[148:156]) + 8 * ord(" ")
+    """Is `checksum` the sum of the header's bytes, its own eight counted as spaces?
+
+    Summing 512 bytes in Python costs what the rest of the header does.
+    zlib's adler32 has the sum at C's speed, as 1 + sum modulo 65521: exact
+    while the sum is below 65520, as it is when at most 256 bytes are not
+    zero (nearly every header).  Old Sun tars summed signed bytes.
+    """
+    if block.count(0) >= BLOCK - 256:
+        total = (zlib.adler32(block) & 0xffff) - 1
+    else:
+        total = sum(block)
+    unsigned = total - sum(block[148:156]) + 8 * ord(" ")
     return checksum == unsigned or checksum == unsigned - 256 * sum(
         1 for byte in block[:148] + block[156:] if byte & 0x80)
 
@@ -880,6 +891,14 @@ def unpack(entries, top):
     reads them: file capabilities, user.*) are set last; those this user
     may not set are returned, (path, name, why), to be said.
     """
+    umask = os.umask(0)  # a file is made with its mode (see _set_attributes), as tar -p does
+    try:
+        return _unpack(entries, top)
+    finally:
+        os.umask(umask)
+
+
+def _unpack(entries, top):
     as_root = os.geteuid() == 0
     directories, left_out = [], []
     known = {"": top}  # the directories this layer has made or checked: name -> path
@@ -912,10 +931,10 @@ def unpack(entries, top):
             directories.append((path, entry))
         elif kind == FILE:
             try:
-                descriptor = os.open(path, NEW_FILE, 0o600)
+                descriptor = os.open(path, NEW_FILE, entry.mode)
             except FileExistsError:
                 _replace(path, known)
-                descriptor = os.open(path, NEW_FILE, 0o600)
+                descriptor = os.open(path, NEW_FILE, entry.mode)
             try:
                 entries.copy_to(descriptor, entry.size)
                 _set_attributes(descriptor, entry, as_root, left_out)
@@ -993,7 +1012,7 @@ def _whiteout(directory, name, known):
     try:
         os.mknod(path, stat.S_IFCHR | 0o600, 0)
     except PermissionError:
-        open(path, "x").close()
+        os.close(os.open(path, NEW_FILE, 0o600))
         os.setxattr(path, WHITEOUT_XATTR, b"y")
         os.setxattr(directory, OPAQUE_XATTR, b"x")
 
@@ -1060,8 +1079,10 @@ def _set_attributes(where, entry, as_root, left_out):
     unfollowed = FOLLOWED if isinstance(where, int) else UNFOLLOWED
     if as_root:
         os.chown(where, entry.uid, entry.gid, **unfollowed)
-    if entry.kind != SYMLINK:
-        os.chmod(where, entry.mode)  # after chown, which clears set-user-ID
+    if entry.kind != SYMLINK and (entry.kind != FILE or entry.mode & 0o7000):
+        # After chown, which clears set-user-ID.  A file was made with its
+        # mode, with the umask 0, which is all but these bits.
+        os.chmod(where, entry.mode)
     for name, value in entry.xattrs.items():
         if name.startswith(OVERLAY_XATTRS):
             # overlayfs reads these as its own whiteouts, opaque and

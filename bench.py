@@ -235,10 +235,10 @@ def unpacking(runs):
     tar with sha256sum is the floor the issue set: the bytes read, hashed
     and written once.  Python's hashlib (OpenSSL's) may hash faster than
     sha256sum, so the row has the floor with it too.  Unpacked on a tmpfs
-    where there is one, so that the disk's own noise is left out; where,
+    where one has room, so that the disk's own noise is left out; where,
     the row says.
     """
-    place = "/dev/shm" if os.access("/dev/shm", os.W_OK) else "/var/tmp"
+    place = "/dev/shm" if _room("/dev/shm") > UNPACK_ROOM else "/var/tmp"
     rows = {}
     with tempfile.TemporaryDirectory(dir=place) as folder:
         for what, path in layers_to_unpack(folder).items():
@@ -273,6 +273,19 @@ def unpacking(runs):
                 row["ratio to umoci"] = row["ours"] / row["umoci unpack"]
             rows[what] = {"MB": layer.size / 1e6, "on": place, **row}
     return rows
+
+
+# The three tars, one tree unpacked and umoci's copy of it: Docker's 64 MB
+# /dev/shm is too small, and the disk is used instead.
+UNPACK_ROOM = 640 << 20
+
+
+def _room(folder):
+    """Bytes free to us in `folder`; 0 where it cannot be written."""
+    if not os.access(folder, os.W_OK):
+        return 0
+    status = os.statvfs(folder)
+    return status.f_bavail * status.f_frsize
 
 
 def _oci_layout(path, layer):

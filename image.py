@@ -658,10 +658,17 @@ class _Prefixed:
 BLOCK = 512
 ZERO_BLOCK = bytes(BLOCK)
 NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-FOLLOWED, UNFOLLOWED = {}, {"follow_symlinks": False}  # keywords of os.chown and the like
+DIRECTORY_ONLY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 ID_LIMIT = 1 << 32  # of owners and device numbers, as the kernel's
 NUL_AS_SPACE = bytes.maketrans(b"\0", b" ")
 SPECIAL_LIMIT = 1 << 20  # the most a PAX or GNU long-name header may hold, as Go's archive/tar
+GLOBALS_LIMIT = 64  # global PAX records: tar writers put a comment or two there
+# The deepest path a layer may hold: Python's own shutil.rmtree, which
+# removes a half-unpacked layer, recurses once a directory (Docker's go has
+# no such bound; no image holds a path of a hundred directories).
+DEPTH_LIMIT = 256
+PAX_NUMBER = re.compile(r"[0-9]{1,20}\Z")  # no longer: int() of 4,300 digits raises
+PAX_TIME = re.compile(r"(-?)([0-9]{1,20})(?:\.([0-9]*))?\Z")
 FILE, HARD_LINK, SYMLINK, CHAR, BLOCK_DEVICE, DIRECTORY, FIFO = b"0123456"
 
 
@@ -753,23 +760,27 @@ class _TarReader:
             if kind in b"xXgLK":  # PAX records (X: Solaris's), or GNU's long name, of the next
                 if size > SPECIAL_LIMIT:
                     raise _NotATar(f"a header of more than {_size(SPECIAL_LIMIT)}")
-                payload = self._take(size + -size % BLOCK)[:size]
+                payload = self._take(_padded(size))[:size]
                 if kind == ord("L"):
                     long_name = payload.split(b"\0", 1)[0]
                 elif kind == ord("K"):
                     long_link = payload.split(b"\0", 1)[0]
-                else:
-                    (self.globals if kind == ord("g") else pax).update(_pax_records(payload))
+                elif kind == ord("g"):
+                    self.globals.update(_pax_records(payload))
+                    if len(self.globals) > GLOBALS_LIMIT:
+                        raise _NotATar(f"more than {GLOBALS_LIMIT} global PAX records")
+                else:  # the next entry's own: a second header replaces the first, as Go's
+                    pax = _pax_records(payload)
                 continue
             if kind == ord("S") or pax and any(key.startswith("GNU.sparse.") for key in pax):
                 raise _NotATar("a sparse file, which no image tool writes")
             records = {**self.globals, **pax} if self.globals else pax
             entry = _Entry()
             name = long_name or block[:100].split(b"\0", 1)[0]
-            if block[257:263] == b"ustar\0" and block[345]:  # POSIX's prefix (not GNU's times)
-                name = block[345:500].split(b"\0", 1)[0] + b"/" + name
+            if not long_name and block[257:263] == b"ustar\0" and block[345]:
+                name = block[345:500].split(b"\0", 1)[0] + b"/" + name  # POSIX's prefix
             link = long_link or block[157:257].split(b"\0", 1)[0]
-            entry.kind = FILE if kind in b"\0" b"7" else kind  # old and contiguous files
+            entry.kind = FILE if kind in (0, ord("7")) else kind  # old and contiguous files
             entry.mode, entry.uid, entry.gid, entry.size = mode & 0o7777, uid, gid, size
             entry.mtime_ns = mtime * 10 ** 9
             entry.device = (_number(block[329:337]), _number(block[337:345])) if kind in (
@@ -777,12 +788,9 @@ class _TarReader:
             entry.xattrs = {}
             if records:
                 name, link = records.get("path") or name, records.get("linkpath") or link
-                try:
-                    entry.uid = int(records.get("uid") or uid)
-                    entry.gid = int(records.get("gid") or gid)
-                    entry.size = int(records.get("size") or size)
-                except ValueError:
-                    raise _NotATar("a PAX record with a number that is not one")
+                entry.uid = _pax_number(records, "uid", uid)
+                entry.gid = _pax_number(records, "gid", gid)
+                entry.size = _pax_number(records, "size", size)
                 if records.get("mtime"):
                     entry.mtime_ns = _nanoseconds(records["mtime"])
                 entry.xattrs = {key[len(XATTR_RECORD):]: value for key, value in records.items()
@@ -797,9 +805,14 @@ class _TarReader:
                     and abs(entry.mtime_ns) < 1 << 63
                     and 0 <= min(entry.device) and max(entry.device) < ID_LIMIT):
                 raise _NotATar("a header with an owner, size or time out of range")
-            self.unread = entry.size + -entry.size % BLOCK
+            self.unread = _padded(entry.size)
             pax, long_name, long_link = {}, None, None
             yield entry
+
+
+def _padded(size):
+    """The bytes an entry's `size` bytes of data take: whole blocks."""
+    return size + -size % BLOCK
 
 
 def _numbers(block):
@@ -827,12 +840,22 @@ def _number(field):
 
 def _nanoseconds(text):
     """A PAX time, decimal seconds as "1700000000.123456789", in nanoseconds."""
-    match = re.fullmatch(r"(-?)([0-9]+)(?:\.([0-9]*))?", text)
+    match = PAX_TIME.match(text)
     if not match:
         raise _NotATar("a PAX record with a time that is not one")
     sign, whole, fraction = match.groups()
     value = int(whole) * 10 ** 9 + int((fraction or "")[:9].ljust(9, "0"))
     return -value if sign else value
+
+
+def _pax_number(records, key, default):
+    """The PAX record `key` as a number, or `default` where it has none."""
+    text = records.get(key)
+    if text is None:
+        return default
+    if not PAX_NUMBER.match(text):
+        raise _NotATar("a PAX record with a number that is not one")
+    return int(text)
 
 
 def _checksum_matches(block, checksum):
@@ -865,6 +888,8 @@ def _pax_records(payload):
         if length <= space - at or at + length > len(payload) or not equals or \
                 not value.endswith(b"\n"):
             raise _NotATar("a PAX header that is not one")
+        if b"\0" in key:  # no extended attribute may have one; setxattr() would raise
+            raise _NotATar("a PAX record with a NUL byte in its key")
         key = key.decode("utf-8", "surrogateescape")
         if key.startswith(XATTR_RECORD) or key in ("path", "linkpath"):
             records[key] = value[:-1] or None
@@ -880,10 +905,10 @@ def unpack(entries, top):
     """Write the entries of a layer's tar (a _TarReader) under `top`, refusing hostile ones.
 
     Each entry's own path is checked (layer_path), and so is the way to it
-    (_parent): it may not pass through a symbolic link, even one the same
-    layer made a moment before, since the kernel would follow it out of the
-    layer.  Nothing is ever made through an existing name: each is created
-    exclusively, and what stood there is removed first (_fresh).  Whiteouts
+    (_Tree.parent): it may not pass through a symbolic link, even one the
+    same layer made a moment before, since the kernel would follow it out
+    of the layer.  Nothing is ever made through an existing name: each is
+    created exclusively, and what stood there is removed first (_Tree.fresh).  Whiteouts
     become overlayfs's.  As root, the files keep their owners; an ordinary
     user's are all theirs, and so root's in the user namespace.
     Directories get their modes last, so that a read-only one can still be
@@ -900,14 +925,13 @@ def unpack(entries, top):
 
 def _unpack(entries, top):
     as_root = os.geteuid() == 0
-    directories, left_out = [], []
-    known = {"": top}  # the directories this layer has made or checked: name -> path
+    tree, left_out = _Tree(top), []
     for entry in entries:
         name = layer_path(entry.name)
         if name == ".":
             continue
         parent, _, base = name.rpartition("/")
-        parent_path = _parent(top, parent, name, known)
+        parent_path = tree.parent(parent, name)
         path = f"{parent_path}/{base}"
         if base.startswith(WHITEOUT_PREFIX):
             deleted = base[len(WHITEOUT_PREFIX):]
@@ -918,7 +942,7 @@ def _unpack(entries, top):
             elif deleted in ("", ".", ".."):  # .wh... would delete the layer's parent
                 raise ImageError(f"{name}: a whiteout that names no file of the layer")
             else:
-                _whiteout(parent_path, deleted, known)
+                tree.whiteout(parent_path, deleted)
             continue
         kind = entry.kind
         if kind == DIRECTORY:
@@ -926,15 +950,10 @@ def _unpack(entries, top):
                 os.mkdir(path, 0o700)
             except FileExistsError:
                 if not stat.S_ISDIR(os.lstat(path).st_mode):
-                    _fresh(path, lambda: os.mkdir(path, 0o700), known)
-            known[name] = path
-            directories.append((path, entry))
+                    tree.fresh(path, lambda: os.mkdir(path, 0o700))
+            tree.made_directory(name, path, entry)
         elif kind == FILE:
-            try:
-                descriptor = os.open(path, NEW_FILE, entry.mode)
-            except FileExistsError:
-                _replace(path, known)
-                descriptor = os.open(path, NEW_FILE, entry.mode)
+            descriptor = tree.fresh(path, lambda: os.open(path, NEW_FILE, entry.mode))
             try:
                 entries.copy_to(descriptor, entry.size)
                 _set_attributes(descriptor, entry, as_root, left_out)
@@ -942,79 +961,147 @@ def _unpack(entries, top):
                 os.close(descriptor)
         elif kind == HARD_LINK:
             target = layer_path(entry.linkname)
-            target_path = os.path.join(_parent(top, os.path.dirname(target), name, known),
+            target_path = os.path.join(tree.parent(os.path.dirname(target), name),
                                        os.path.basename(target))
             try:
-                kind = os.lstat(target_path).st_mode
+                target_mode = os.lstat(target_path).st_mode
             except FileNotFoundError:
-                kind = stat.S_IFDIR  # nothing there: refused as a directory is
-            if stat.S_ISDIR(kind):
+                target_mode = stat.S_IFDIR  # nothing there: refused as a directory is
+            if stat.S_ISDIR(target_mode):
                 raise ImageError(f"{name}: a hard link to {target}, which is no file of this"
                                  " layer")
             # A second name for the same inode, a symbolic link or a FIFO
             # included, as `ln` makes it: linkat(2) without following.  It
             # shares the owner and mode of its target.
-            _fresh(path, lambda: os.link(target_path, path, follow_symlinks=False), known)
+            tree.fresh(path, lambda: os.link(target_path, path, follow_symlinks=False))
         else:
             if kind == SYMLINK:
                 # Whatever it points to: it is only ever followed inside the
                 # container, where .. at its root stays at its root, and this
-                # unpacker never follows one (see _parent, O_NOFOLLOW).
-                _fresh(path, lambda: os.symlink(entry.linkname, path), known)
+                # unpacker never follows one (see _Tree.parent, O_NOFOLLOW).
+                tree.fresh(path, lambda: os.symlink(entry.linkname, path))
             elif kind in (CHAR, BLOCK_DEVICE):
                 if not as_root:
                     raise ImageError(f"{name}: a device node, which only root may make")
-                _fresh(path, lambda: os.mknod(
+                tree.fresh(path, lambda: os.mknod(
                     path, entry.mode | (stat.S_IFCHR if kind == CHAR else stat.S_IFBLK),
-                    os.makedev(*entry.device)), known)
+                    os.makedev(*entry.device)))
             elif kind == FIFO:
-                _fresh(path, lambda: os.mkfifo(path, 0o600), known)
+                tree.fresh(path, lambda: os.mkfifo(path, 0o600))
             else:
                 raise ImageError(f"{name}: an entry of a kind a layer cannot hold")
             _set_attributes(path, entry, as_root, left_out)
-    for path, entry in reversed(directories):
-        _set_attributes(path, entry, as_root, left_out)
+    # The deepest first, so that a directory made read-only has been filled.
+    for name, (entry, identity) in sorted(tree.pending.items(),
+                                          key=lambda item: -item[0].count("/")):
+        descriptor = tree.open_directory(name, identity)
+        try:
+            _set_attributes(descriptor, entry, as_root, left_out)
+        finally:
+            os.close(descriptor)
     return left_out
 
 
-def _fresh(path, make, known):
-    """make() the new name at `path`; a later entry wins over an earlier one, as tar does."""
-    try:
-        return make()
-    except FileExistsError:
-        _replace(path, known)
-        return make()
+class _Tree:
+    """The layer's tree as unpacked so far, under `top`.
 
-
-def _replace(path, known):
-    """Remove what is at `path`; a directory with all below it, forgotten as known."""
-    if stat.S_ISDIR(os.lstat(path).st_mode):
-        shutil.rmtree(path)
-        top = known[""]
-        known.clear()  # the directories below it are gone too
-        known[""] = top
-    else:
-        os.unlink(path)
-
-
-def _whiteout(directory, name, known):
-    """overlayfs's whiteout for `name`: a character device 0/0, or a marked empty file.
-
-    Anyone may make that one device, but a device cgroup may refuse it all
-    the same (Docker's, without --privileged): then an empty file with the
-    xattr user.overlay.whiteout, in a directory marked "x" (Linux 6.7).
+    `known`: the directories made or checked, name -> path, so that the way
+    to each entry is checked once.  `pending`: the directories whose
+    entries have their attributes set last, name -> (entry, (device,
+    inode)); a name that a later entry replaces leaves it, as tar forgets a
+    directory whose name now holds a file.
     """
-    path = os.path.join(directory, name)
-    if os.path.lexists(path):
-        _replace(path, known)
-    if _opacity(directory) == b"y":
-        return  # an opaque directory hides every lower name already
-    try:
-        os.mknod(path, stat.S_IFCHR | 0o600, 0)
-    except PermissionError:
-        os.close(os.open(path, NEW_FILE, 0o600))
-        os.setxattr(path, WHITEOUT_XATTR, b"y")
-        os.setxattr(directory, OPAQUE_XATTR, b"x")
+
+    def __init__(self, top):
+        self.top, self.known, self.pending = top, {"": top}, {}
+
+    def parent(self, parent, name):
+        """The directory `parent` of the layer, made if missing; no link on the way."""
+        path = self.known.get(parent)
+        if path is not None:
+            return path
+        path, sofar = self.top, ""
+        for part in parent.split("/"):
+            path, sofar = f"{path}/{part}", f"{sofar}/{part}" if sofar else part
+            if sofar in self.known:
+                continue
+            try:
+                os.mkdir(path, 0o755)  # a tar need not list every directory
+            except FileExistsError:
+                mode = os.lstat(path).st_mode
+                if stat.S_ISLNK(mode):
+                    raise ImageError(f"{name}: below the symbolic link {sofar}, which could"
+                                     " lead out of the layer")
+                if not stat.S_ISDIR(mode):
+                    raise ImageError(f"{name}: below {sofar}, which is not a directory")
+            self.known[sofar] = path
+        return path
+
+    def made_directory(self, name, path, entry):
+        status = os.lstat(path)
+        self.known[name] = path
+        self.pending[name] = (entry, (status.st_dev, status.st_ino))
+
+    def fresh(self, path, make):
+        """make() the new name at `path`; a later entry wins over an earlier one, as tar does."""
+        try:
+            return make()
+        except FileExistsError:
+            self.replace(path)
+            return make()
+
+    def replace(self, path):
+        """Remove what is at `path`; a directory with all below it, forgotten."""
+        if not stat.S_ISDIR(os.lstat(path).st_mode):
+            os.unlink(path)
+            return
+        shutil.rmtree(path)
+        name = path[len(self.top) + 1:]
+        for forgotten in [known for known in self.pending
+                          if known == name or known.startswith(f"{name}/")]:
+            del self.pending[forgotten]
+        self.known = {"": self.top}  # the directories below it are gone too
+
+    def whiteout(self, directory, name):
+        """overlayfs's whiteout for `name`: a character device 0/0, or a marked empty file.
+
+        Anyone may make that one device, but a device cgroup may refuse it
+        all the same (Docker's, without --privileged): then an empty file
+        with the xattr user.overlay.whiteout, in a directory marked "x"
+        (Linux 6.7).
+        """
+        path = os.path.join(directory, name)
+        if os.path.lexists(path):
+            self.replace(path)
+        if _opacity(directory) == b"y":
+            return  # an opaque directory hides every lower name already
+        try:
+            os.mknod(path, stat.S_IFCHR | 0o600, 0)
+        except PermissionError:
+            os.close(os.open(path, NEW_FILE, 0o600))
+            os.setxattr(path, WHITEOUT_XATTR, b"y")
+            os.setxattr(directory, OPAQUE_XATTR, b"x")
+
+    def open_directory(self, name, identity):
+        """The directory `name`, opened one name at a time with no link followed.
+
+        The layer's own entries replace only through replace(), which
+        forgets what it removes; the walk and the check of the inode are
+        the guard should anything else have swapped a link in.
+        """
+        descriptor = os.open(self.top, DIRECTORY_ONLY)
+        try:
+            for part in name.split("/"):
+                descriptor, parent = os.open(part, DIRECTORY_ONLY, dir_fd=descriptor), descriptor
+                os.close(parent)
+            status = os.fstat(descriptor)
+        except OSError:
+            os.close(descriptor)
+            raise
+        if (status.st_dev, status.st_ino) != identity:
+            os.close(descriptor)
+            raise ImageError(f"{name}: replaced by something else while the layer was unpacked")
+        return descriptor
 
 
 def _make_opaque(directory):
@@ -1040,43 +1127,20 @@ def layer_path(name):
     wrapped = f"/{name}/"
     if name.startswith("/") or "/../" in wrapped:
         raise ImageError(f"{name}: leads out of the layer (absolute, or with ..)")
+    if name.count("/") > DEPTH_LIMIT:
+        raise ImageError(f"{name[:80]}...: deeper than {DEPTH_LIMIT} directories")
     if "/./" in wrapped or "//" in wrapped:
         return os.path.normpath(name)  # ./usr/, as tar -C DIR . writes it: usr
     return name
 
 
-def _parent(top, parent, name, known):
-    """The directory `parent` of the layer under `top`, made if missing; no link on the way.
-
-    Each directory is checked once: `known` keeps those made or checked.
-    """
-    path = known.get(parent)
-    if path is not None:
-        return path
-    path, sofar = top, ""
-    for part in parent.split("/"):
-        path, sofar = f"{path}/{part}", f"{sofar}/{part}" if sofar else part
-        if sofar in known:
-            continue
-        try:
-            os.mkdir(path, 0o755)  # a tar need not list every directory
-        except FileExistsError:
-            mode = os.lstat(path).st_mode
-            if stat.S_ISLNK(mode):
-                raise ImageError(f"{name}: below the symbolic link {sofar}, which could lead"
-                                 " out of the layer")
-            if not stat.S_ISDIR(mode):
-                raise ImageError(f"{name}: below {sofar}, which is not a directory")
-        known[sofar] = path
-    return path
-
-
 def _set_attributes(where, entry, as_root, left_out):
     """Owner (as root), mode, extended attributes and times, never following a link.
 
-    `where` is an open descriptor, or a path that is no link to follow.
+    `where` is an open descriptor, the file itself, or a path, whose last
+    name is never followed (the way to it is checked already).
     """
-    unfollowed = FOLLOWED if isinstance(where, int) else UNFOLLOWED
+    unfollowed = {} if isinstance(where, int) else {"follow_symlinks": False}
     if as_root:
         os.chown(where, entry.uid, entry.gid, **unfollowed)
     if entry.kind != SYMLINK and (entry.kind != FILE or entry.mode & 0o7000):

@@ -346,6 +346,8 @@ def _bad_layers(base):
          "copy: a hard link to etc/shadow, which is no file of this layer"),
         ("whiteout-of-the-parent", layer(entry(".wh..."), entry("x", data="x")),
          ".wh...: a whiteout that names no file of the layer"),
+        ("deeper-than-256", layer(entry("a/" * 257 + "x", data="x")),
+         f"{'a/' * 40}...: deeper than 256 directories"),
         ("whiteout-of-itself", layer(entry("etc", "dir"), entry("etc/.wh.."), entry("x")),
          "etc/.wh..: a whiteout that names no file of the layer"),
     ]
@@ -934,6 +936,19 @@ def header(name, kind=tarfile.REGTYPE, size=0, **patches):
     return bytes(block)
 
 
+def pax(*records, kind=tarfile.XHDTYPE):
+    """A PAX header of `records`, (key, value) in bytes, and its data, padded."""
+    payload = b""
+    for key, value in records:
+        body = b" %s=%s\n" % (key, value)
+        length = len(body) + 1
+        while length != len(body) + len(str(length)):
+            length = len(body) + len(str(length))
+        payload += b"%d%s" % (length, body)
+    return header("././@PaxHeader", kind=kind, size=len(payload)) + payload.ljust(
+        -len(payload) % 512 + len(payload), b"\0")
+
+
 BAD_HEADERS = {
     "wrong-checksum": (header("a", size=1) + b"a".ljust(512, b"\0") + header("b")[:-1] + b"x",
                        "a header with a wrong checksum"),
@@ -947,6 +962,14 @@ BAD_HEADERS = {
     "nul-in-a-name": (header("././@PaxHeader", kind=tarfile.XHDTYPE, size=12)
                       + b"12 path=a\0b\n".ljust(512, b"\0") + header("c"),
                       "a name with a NUL byte"),
+    "nul-in-an-xattr": (pax((b"SCHILY.xattr.user.a\0b", b"1")) + header("c"),
+                        "a PAX record with a NUL byte in its key"),
+    "time-of-5000-digits": (pax((b"mtime", b"9" * 5000)) + header("c"),
+                            "a PAX record with a time that is not one"),
+    "owner-of-5000-digits": (pax((b"uid", b"9" * 5000)) + header("c"),
+                             "a PAX record with a number that is not one"),
+    "globals-without-end": (pax(*[(b"k%d" % n, b"v") for n in range(65)], kind=tarfile.XGLTYPE)
+                            + header("c"), "more than 64 global PAX records"),
     "huge-owner": (header("a", offset_108=b"\x80" + b"\xff" * 7), "a header with an owner, size"
                                                                   " or time out of range"),
     "not-a-number": (header("a", offset_100=b"0000x44\0"), "a header with a number that is not"
@@ -964,3 +987,52 @@ def test_a_header_no_tar_writer_makes_is_refused_and_writes_nothing(place, base,
         125, f"container.py: --image {image}: layer {images.digest(bad)[:12]}: not a complete"
              f" tar ({why})\n")
     assert os.listdir(place / "cache" / "layers") == [images.digest(base)]
+
+
+def unpacked_by_us(place, data):
+    """Unpack the layer `data` into place/ours; its path."""
+    ours = place / "ours"
+    ours.mkdir()
+    layer_of = image_module.Layer("layer.tar", images.digest(data), None, len(data))
+    assert image_module.unpack_verified(io.BytesIO(data), str(ours), layer_of) == []
+    return ours
+
+
+def gnu_long_name(name):
+    return header("././@LongLink", kind=tarfile.GNUTYPE_LONGNAME, size=len(name) + 1) + (
+        name + b"\0").ljust(512, b"\0")
+
+
+@pytest.mark.parametrize("data, name", [
+    (gnu_long_name(b"long/name") + header("short", offset_345=b"prefix"), "long/name"),
+    (pax((b"path", b"first")) + pax((b"uid", b"0")) + header("second"), "second"),
+], ids=["gnu-long-name-beside-a-prefix", "a-second-pax-header-replaces-the-first"])
+def test_headers_apply_as_go_s_archive_tar_applies_them(place, data, name):
+    ours = unpacked_by_us(place, data + bytes(1024))
+    assert [os.path.relpath(os.path.join(top, file), ours)
+            for top, _, files in os.walk(ours) for file in files] == [name]
+
+
+# A later entry may replace a directory by a file or a link, as tar lets
+# it; the directory's mode, owner and times, set last, must then reach
+# neither the new name nor where a link points.  Harmless: `outside` is
+# the test's own, and what is checked is that nothing there changed.
+@pytest.mark.parametrize("replaced", ["a", "a/b"])
+def test_a_directory_replaced_by_a_link_gives_its_attributes_to_nothing(place, replaced):
+    outside = place / "outside"
+    (outside / "b").mkdir(parents=True)
+    before = [os.stat(path) for path in (outside, outside / "b")]
+    data = layer(entry(replaced, "dir", mode=0o777, uid=1234),
+                 entry("a", "symlink", str(outside)))
+    ours = unpacked_by_us(place, data)
+    assert os.readlink(ours / "a") == str(outside)
+    assert [os.stat(path) for path in (outside, outside / "b")] == before
+
+
+def test_a_directory_replaced_by_a_file_gives_it_nothing(place):
+    directory, file = entry("d", "dir", mode=0o750), entry("d", data=b"x", mode=0o604)
+    directory[0].mtime = 1
+    ours = unpacked_by_us(place, layer(directory, file))
+    status = os.lstat(ours / "d")
+    assert (stat.S_ISREG(status.st_mode), stat.S_IMODE(status.st_mode), status.st_mtime) == (
+        True, 0o604, 1700000000)

@@ -143,7 +143,10 @@ MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
 MS_NOEXEC = 8
+MS_SYNCHRONOUS = 16
 MS_REMOUNT = 32
+MS_MANDLOCK = 64
+MS_DIRSYNC = 128
 MS_NOATIME = 1024
 MS_NODIRATIME = 2048
 MS_BIND = 4096
@@ -152,6 +155,7 @@ MS_PRIVATE = 1 << 18
 MS_SLAVE = 1 << 19
 MS_SHARED = 1 << 20
 MS_RELATIME = 1 << 21
+MS_STRICTATIME = 1 << 24
 MNT_DETACH = 2
 MOUNT_FLAGS = {
     "MS_RDONLY": MS_RDONLY, "MS_NOSUID": MS_NOSUID, "MS_NODEV": MS_NODEV,
@@ -290,12 +294,8 @@ def clone(child_exec, child_stack, clone_flags, argv, id_map=None, prepare=None)
     flags); ENOSPC when a user.max_*_namespaces limit is reached; EINVAL for
     flags this kernel does not know.
     """
-    global _error_pipe
     if _error_pipe is not None:
-        # We are a child that starts children of its own (an init): its
-        # setup is over.  End of file tells our parent so.
-        os.close(_error_pipe)
-        _error_pipe = None
+        end_setup()  # we are a child that starts children of its own (an init)
     command = command_bytes(argv)
     hold_signals()
     uid, gid = os.geteuid(), os.getegid()
@@ -330,6 +330,19 @@ def clone(child_exec, child_stack, clone_flags, argv, id_map=None, prepare=None)
         _returncode(pid, os.waitpid(pid, 0)[1])  # it has left, without running the command
         raise report
     return pid
+
+
+def end_setup():
+    """In a child of clone(): its setup is over; the parent's clone() returns its pid.
+
+    End of file on the error pipe tells the parent so, as execvp() would by
+    closing it: for a child that goes on without exec'ing yet (an init; an
+    OCI runtime's container, which waits for `start`).  A failure after
+    this is the child's to say, on its stderr.
+    """
+    global _error_pipe
+    os.close(_error_pipe)
+    _error_pipe = None
 
 
 def _clone_process(child_main, child_stack, clone_flags):
@@ -636,7 +649,8 @@ _LIBRARY = os.path.dirname(os.path.realpath(__file__))
 _STANDARD_LIBRARY = os.path.dirname(os.path.realpath(os.__file__))
 # The tools whose errors name what failed in words of their own, as libns's do.
 _OURS = {os.path.join(_LIBRARY, name) for name in ("libns.py", "container.py", "image.py",
-                                                    "enter.py", "escapes.py", "namespaces.py")}
+                                                    "enter.py", "escapes.py", "namespaces.py",
+                                                    "oci.py")}
 
 
 def _place(error):
@@ -1512,6 +1526,7 @@ CAPABILITIES = (
 )
 # <sys/prctl.h>, <linux/capability.h>, <linux/seccomp.h>
 PR_SET_DUMPABLE = 4
+PR_SET_KEEPCAPS = 8
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_SECCOMP = 22
@@ -1541,19 +1556,25 @@ def _prctl_checked(option, argument, call):
         raise _error(call.split("(")[0] + " " + call.split("(", 1)[1].rstrip(")"))
 
 
-def keep_only_capabilities(kept):
+def keep_only_capabilities(kept, become=None):
     """Cut root's privileges to the capability names in `kept`, for us and every exec.
 
     See capabilities(7).  Root gets, at execve(2), every capability of the
     bounding set, so that set is cut first (PR_CAPBSET_DROP, one by one);
     then the effective, permitted and inheritable sets (capset(2)); the
     ambient set, which would survive exec for a non-root user, is cleared.
+    `become()`, between the two, changes the ids (an OCI process.user):
+    dropping from the bounding set takes CAP_SETPCAP, which setuid() to
+    another user clears, and PR_SET_KEEPCAPS keeps the permitted set to cut.
     """
     with open("/proc/sys/kernel/cap_last_cap") as last:
         names = CAPABILITIES[:int(last.read()) + 1]
     for number, name in enumerate(names):
         if name not in kept:
             _prctl_checked(PR_CAPBSET_DROP, number, f"prctl(PR_CAPBSET_DROP, CAP_{name})")
+    if become is not None:
+        _prctl_checked(PR_SET_KEEPCAPS, 1, "prctl(PR_SET_KEEPCAPS, 1)")
+        become()
     _prctl_checked(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL,
                    "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)")
     mask = sum(1 << number for number, name in enumerate(names) if name in kept)

@@ -33,7 +33,7 @@ def hide_paths(root, masked_paths, read_only_paths):
             libns.bind_mount(f"{root}{path}", f"{root}{path}", read_only=True)
 
 
-def confine(process, profile):
+def confine(process, profile, become=None):
     """Cut what root inside may do to the kernel, for PID 1 and all it starts.
 
     The seccomp filter (`profile`, the spec's linux.seccomp): every call
@@ -45,7 +45,9 @@ def confine(process, profile):
     no-new-privileges): that a setuid or setgid program gains nothing.
     Without no_new_privs, loading a filter takes CAP_SYS_ADMIN, so the
     filter comes before the capabilities are cut, as runc orders it; the
-    filter lets the calls that cut them through.
+    filter lets the calls that cut them through.  `become()`, when given,
+    changes the ids once the bounding set is cut (see
+    libns.keep_only_capabilities).
     """
     if process["noNewPrivileges"]:
         libns.set_no_new_privs()
@@ -54,4 +56,6 @@ def confine(process, profile):
                                   seccomp.describe(profile) if libns.tracing else ())
     if "capabilities" in process:
         libns.keep_only_capabilities({name[len("CAP_"):]
-                                      for name in process["capabilities"]["bounding"]})
+                                      for name in process["capabilities"]["bounding"]}, become)
+    elif become is not None:
+        become()

@@ -32,7 +32,17 @@ LAYER_ATTRIBUTES = libns.MOUNT_ATTR_RDONLY | libns.MOUNT_ATTR_NODEV
 FILE_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK
               | os.O_CLOEXEC)
 MOUNT_OPTIONS = {"ro": libns.MS_RDONLY, "nosuid": libns.MS_NOSUID, "nodev": libns.MS_NODEV,
-                 "noexec": libns.MS_NOEXEC, "rbind": libns.MS_BIND | libns.MS_REC}
+                 "noexec": libns.MS_NOEXEC, "rbind": libns.MS_BIND | libns.MS_REC,
+                 "bind": libns.MS_BIND, "sync": libns.MS_SYNCHRONOUS,
+                 "dirsync": libns.MS_DIRSYNC, "mand": libns.MS_MANDLOCK,
+                 "noatime": libns.MS_NOATIME, "nodiratime": libns.MS_NODIRATIME,
+                 "relatime": libns.MS_RELATIME, "strictatime": libns.MS_STRICTATIME}
+# Options that set no flag: the defaults the flags above change, and a
+# mount's propagation, which is private here whatever a config.json asks
+# (make_mounts_private): nothing mounted inside may reach the host.
+NO_FLAG = {"rw", "suid", "dev", "exec", "async", "atime", "diratime", "norelatime",
+           "nostrictatime", "nomand", "private", "rprivate", "slave", "rslave", "shared",
+           "rshared", "unbindable", "runbindable"}
 
 
 def make_mounts_private():
@@ -202,7 +212,7 @@ def mount_all(root, mounts, bind_sources, writable_root, cgroup=None):
         destination = mount["destination"]
         flags = sum(MOUNT_OPTIONS.get(option, 0) for option in mount["options"])
         data = ",".join(option for option in mount["options"] if option not in MOUNT_OPTIONS
-                        and option != "rw")
+                        and option not in NO_FLAG)
         if mount["type"] == "bind":
             # Named as the user gave it: HOST:CONTAINER, and :ro.
             what = (f"--volume {mount['source']}:{destination}"

@@ -29,10 +29,6 @@ def run(spec):
     returncode (-N for signal N), "OOMKilled": whether the memory limit
     killed a process}.
     """
-    cloned = {NAMESPACE_FILES[namespace["type"]]
-              for namespace in spec["linux"]["namespaces"]} - {"cgroup", "time"}
-    clone_flags = libns.SIGCHLD | sum(flag for name, _, flag, _ in libns.NAMESPACES
-                                      if name in cloned)
     id_map = id_map_of(spec["linux"])
     layer_trees = id_mapped_layers(spec["root"], id_map)
     resources = spec["linux"].get("resources")
@@ -56,7 +52,7 @@ def run(spec):
     if with_terminal:
         libns.hold_signals(also=(signal.SIGWINCH,))  # for the window's size
     child_stack = libns.map_stack()
-    pid = libns.clone(child_exec, child_stack, clone_flags, spec["process"]["args"],
+    pid = libns.clone(child_exec, child_stack, clone_flags_of(spec), spec["process"]["args"],
                       id_map=id_map, prepare=prepare)
     if with_terminal:
         init_end.close()
@@ -68,13 +64,22 @@ def run(spec):
     return {"ExitCode": returncode, "OOMKilled": bool(cgroup and cgroup.oom_kills())}
 
 
-def create(spec, layer_trees, init_end, cgroup=None):
+def clone_flags_of(spec):
+    """clone()'s flags for the spec's namespaces (but cgroup and time: see NAMESPACE_FILES)."""
+    cloned = {NAMESPACE_FILES[namespace["type"]]
+              for namespace in spec["linux"]["namespaces"]} - {"cgroup", "time"}
+    return libns.SIGCHLD | sum(flag for name, _, flag, _ in libns.NAMESPACES if name in cloned)
+
+
+def create(spec, layer_trees, init_end, cgroup=None, pid_1=None):
     """The child's steps, from a copy of the host's mount table to PID 1; never returns.
 
     Each is one named function, in the order runc's init takes them: the
     mounts while the host's files can still be reached, then the switch to
     the new root, then what the process keeps, and the confinement last,
-    as it would refuse the calls of the steps before it.
+    as it would refuse the calls of the steps before it.  `pid_1(process,
+    linux)`, an OCI runtime's last step (oci.py), takes the place of the
+    init: it confines and execs the command itself as PID 1.
     """
     process, linux = spec["process"], spec["linux"]
     if has_namespace(linux, "cgroup"):
@@ -99,6 +104,8 @@ def create(spec, layer_trees, init_end, cgroup=None):
     if has_namespace(linux, "time"):
         init.start_clocks_near_zero()
     pts = terminal.open_inside(init_end) if process["terminal"] else None
+    if pid_1 is not None:
+        pid_1(process, linux)
     confinement.confine(process, linux.get("seccomp"))
     init.init(process["args"], pts, process["user"].get("username"))
 

@@ -1,0 +1,497 @@
+#!/usr/bin/env python3
+"""oci.py: an OCI runtime with runc's command line: a bundle's config.json in, a container out.
+
+What Docker and Podman call to start a container, runc or crun, is a
+program like this one: it reads the bundle's config.json (the OCI runtime
+spec, the format container.py --spec prints), and turns it into the same
+syscalls as the stages, through runtime/steps.py.  A container's life is
+five calls, each a process of its own that ends at once:
+
+  create --bundle DIR ID   clone() the container's PID 1 in its namespaces,
+                           build its root, confine it; it waits, blocked
+                           on its exec.fifo, for start.  --pid-file says
+                           its pid
+  start ID                 one byte into the fifo: PID 1 execs the command
+                           itself, and nothing of Python stays inside
+  state ID                 JSON: id, pid, status (created, running, stopped)
+  kill ID [SIGNAL]         a signal to PID 1 (default TERM)
+  delete [--force] ID      forget a stopped container (--force: kill it)
+
+`run --bundle DIR ID` is create and start, waiting for the command and
+exiting with its status.  `--version`, `features` (what this runtime
+applies) and `list` tell about the runtime.  The global options come
+before the command: --root DIR (the state, default /run/oci.py),
+--log FILE and --log-format text|json (where clients read errors), -v
+(the trace of every call, as the stages' -v).
+"""
+import datetime
+import errno
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+import time
+
+import libns
+from runtime import confinement, steps
+
+VERSION = "0.1"
+OCI_VERSION = "1.0.2"
+# runc's: an id names a directory of the state, and nothing else.
+ID = re.compile(r"[\w+.-]{1,1024}\Z", re.ASCII)
+FIFO = "exec.fifo"
+STATE = "state.json"
+# The devices every container has, whatever config.json lists (runc's).
+DEFAULT_DEVICES = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
+                   "/dev/tty"]
+
+
+class Refusal(Exception):
+    """One line for the user, and status 125 (or `status`)."""
+
+    def __init__(self, message, status=125):
+        super().__init__(message)
+        self.status = status
+
+
+# --- the state directory: ROOT/ID/ -------------------------------------------------
+
+def state_root(given):
+    """--root, or /run/oci.py (root) or $XDG_RUNTIME_DIR/oci.py; made ours alone if missing.
+
+    Others may not write in it (a state.json of theirs would have us kill
+    their pid): it must be ours, and writable by us only.
+    """
+    root = given or ("/run/oci.py" if os.geteuid() == 0 else
+                     os.path.join(os.environ.get("XDG_RUNTIME_DIR") or "/tmp", "oci.py"))
+    try:
+        os.mkdir(root, 0o700)
+    except FileExistsError:
+        pass
+    status = os.lstat(root)
+    if status.st_uid != os.geteuid() or status.st_mode & 0o022 or not os.path.isdir(root):
+        raise Refusal(f"--root {root}: not a directory of yours that only you may write")
+    return root
+
+
+def container_directory(root, container_id):
+    if not ID.match(container_id) or container_id in (".", ".."):
+        raise Refusal(f"{container_id!r}: an id is letters, digits, _, +, - and . only")
+    return os.path.join(root, container_id)
+
+
+def write_state(directory, state):
+    """state.json, all or nothing: a new file renamed over the old, so no reader sees half."""
+    temporary = os.path.join(directory, f".{STATE}.{os.getpid()}")
+    with open(temporary, "w") as file:
+        json.dump(state, file)
+    os.replace(temporary, os.path.join(directory, STATE))
+
+
+def read_state(root, container_id):
+    directory = container_directory(root, container_id)
+    try:
+        with open(os.path.join(directory, STATE)) as file:
+            state = json.load(file)
+    except FileNotFoundError:
+        raise Refusal(f"container {container_id} does not exist") from None
+    state["status"] = status_of(directory, state)
+    return directory, state
+
+
+def start_time(pid):
+    """The process's start time (proc(5), field 22), and whether it is a zombie; or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            fields = file.read().rsplit(b")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return int(fields[19]), fields[0] == b"Z"
+
+
+def status_of(directory, state):
+    """created (PID 1 waits on the fifo), running, or stopped (gone, or a zombie)."""
+    found = start_time(state["pid"])
+    if found is None or found[0] != state["start time"] or found[1]:
+        return "stopped"
+    return "created" if os.path.exists(os.path.join(directory, FIFO)) else "running"
+
+
+def public(state):
+    """The state as runc's `state` prints it: the OCI fields, and runc's own few."""
+    shown = {key: state[key] for key in ("ociVersion", "id", "pid", "status", "bundle",
+                                         "rootfs", "created", "owner", "annotations")}
+    if state["status"] == "stopped":
+        shown["pid"] = 0
+    return shown
+
+
+# --- config.json to the spec steps.py takes ---------------------------------------------
+
+def spec_of(bundle):
+    """The bundle's config.json, checked, as runtime/steps.py's spec."""
+    path = os.path.join(bundle, "config.json")
+    try:
+        with open(path) as file:
+            config = json.load(file)
+    except FileNotFoundError:
+        raise Refusal(f"--bundle {bundle}: no config.json in it") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise Refusal(f"{path}: not JSON ({error})") from None
+    except OSError as error:
+        raise Refusal(f"{path}: {error.strerror}") from None
+    try:
+        return _spec_of(config, bundle)
+    except (KeyError, TypeError, AttributeError) as error:
+        raise Refusal(f"{path}: not a config.json of the OCI runtime spec ({type(error).__name__}:"
+                      f" {error})") from None
+
+
+def _spec_of(config, bundle):
+    process, linux = config["process"], config.get("linux", {})
+    root = os.path.join(bundle, config["root"]["path"])
+    if not os.path.isdir(root):
+        raise Refusal(f"root.path {config['root']['path']}: no such directory in the bundle")
+    args = process["args"]
+    if not args or not all(isinstance(arg, str) for arg in args):
+        raise Refusal("process.args: a command is a list of strings, the first its program")
+    if not str(process["cwd"]).startswith("/"):
+        raise Refusal(f"process.cwd {process['cwd']}: not an absolute path")
+    if process.get("terminal"):
+        raise Refusal("process.terminal: not applied by oci.py yet (run it without a terminal)")
+    namespaces = linux.get("namespaces", [])
+    for namespace in namespaces:
+        if namespace["type"] not in steps.NAMESPACE_FILES:
+            raise Refusal(f"linux.namespaces: no namespace {namespace['type']!r}")
+        if namespace.get("path"):
+            raise Refusal(f"linux.namespaces: joining the {namespace['type']} namespace of"
+                          f" {namespace['path']} is not applied by oci.py yet")
+    mounts = []
+    for mount in config.get("mounts", []):
+        options = list(mount.get("options", []))
+        kind = "bind" if {"bind", "rbind"} & set(options) else mount.get("type")
+        if kind == "cgroup":
+            raise Refusal(f"mount cgroup on {mount['destination']}: cgroups are not applied by"
+                          " oci.py yet")
+        destination = mount["destination"]
+        if not destination.startswith("/") or "/../" in f"{destination}/":
+            raise Refusal(f"mount on {destination}: not an absolute path without ..")
+        source = mount.get("source", kind)
+        if kind == "bind":
+            source = os.path.join(bundle, source)
+        mounts.append({"destination": destination, "type": kind, "source": source,
+                       "options": options})
+    devices = DEFAULT_DEVICES + [device["path"] for device in linux.get("devices", [])
+                                 if device["path"] not in DEFAULT_DEVICES]
+    user = process.get("user", {})
+    return {
+        "process": {"terminal": False, "user": {}, "args": args, "env": process.get("env", []),
+                    "cwd": process["cwd"], "noNewPrivileges": bool(process.get(
+                        "noNewPrivileges")), **({"capabilities": process["capabilities"]}
+                                                if "capabilities" in process else {}),
+                    "ids": (int(user.get("uid", 0)), int(user.get("gid", 0)),
+                            [int(gid) for gid in user.get("additionalGids", [])]),
+                    "umask": int(user.get("umask", 0o022))},
+        "root": {"path": root, "readonly": bool(config["root"].get("readonly"))},
+        "hostname": config.get("hostname") or "",
+        "mounts": mounts,
+        "linux": {"namespaces": namespaces, "devices": [{"path": path} for path in devices],
+                  "maskedPaths": linux.get("maskedPaths", []),
+                  "readonlyPaths": linux.get("readonlyPaths", []),
+                  "seccomp": linux.get("seccomp"),
+                  "uidMappings": linux.get("uidMappings"), "gidMappings": linux.get("gidMappings"),
+                  "cgroupsPath": linux.get("cgroupsPath", "")},
+        "annotations": config.get("annotations", {}),
+    }
+
+
+# --- the container's last steps: PID 1 waits for start, then is the command -----------
+
+def wait_then_exec(fifo, spec):
+    """steps.create's last step for a runtime: confine, wait for `start`, exec the command.
+
+    What stays of us in the container between create and start is this
+    process, blocked in read(): it holds no descriptor of the host's but
+    the fifo, is not dumpable, and has the container's capabilities,
+    seccomp filter and ids already.  execve() replaces it whole.
+    """
+    def pid_1(process, linux):
+        args = process["args"]
+        if "/" not in args[0] and shutil.which(args[0]) is None:
+            # runc's words: clients read them (Docker exits 127 on them).
+            raise libns.ChildError(errno.ENOENT, f"exec: \"{args[0]}\": executable file not"
+                                   " found in $PATH", 127)
+        if spec["root"]["readonly"]:
+            libns.mount(None, "/", None, libns.MS_REMOUNT | libns.MS_BIND | libns.MS_RDONLY
+                        | libns.MS_NODEV)
+        libns.close_fds_from_3_except(keep=(fifo,))
+        uid, gid, groups = process["ids"]
+
+        def become():
+            os.setgroups(groups)
+            os.setgid(gid)
+            os.setuid(uid)
+        confinement.confine(process, linux.get("seccomp"),
+                            become if (uid, gid, groups) != (0, 0, []) else None)
+        libns.set_dumpable(False)  # no process of the container may open our /proc files
+        os.umask(process["umask"])
+        # create has done its part: it exits, and this process must outlive it.
+        libns.set_parent_death_signal(0)
+        libns.end_setup()
+        os.read(fifo, 1)  # until start writes its byte
+        os.close(fifo)
+        libns.execvp(libns.command_bytes(args))
+    return pid_1
+
+
+def create(root, bundle, container_id, pid_file=None):
+    """The container, created: PID 1 waits on the fifo; its state written; its pid returned."""
+    spec = spec_of(os.path.abspath(bundle))
+    directory = container_directory(root, container_id)
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        raise Refusal(f"container {container_id} exists already") from None
+    pid = None
+    try:
+        os.mkfifo(os.path.join(directory, FIFO), 0o600)
+        # O_RDWR: opened without waiting for a writer, and PID 1's read()
+        # waits for start's byte.  start opens it for writing with
+        # O_NONBLOCK, which fails (ENXIO) once no reader is left.
+        fifo = os.open(os.path.join(directory, FIFO), os.O_RDWR | os.O_CLOEXEC)
+        try:
+            pid = libns.clone(lambda argv: steps.create(spec, None, None, None,
+                                                        wait_then_exec(fifo, spec)),
+                              libns.map_stack(), steps.clone_flags_of(spec),
+                              spec["process"]["args"], id_map=steps.id_map_of(spec["linux"]))
+        finally:
+            os.close(fifo)
+        write_state(directory, {
+            "ociVersion": OCI_VERSION, "id": container_id, "pid": pid, "status": "created",
+            "bundle": os.path.abspath(bundle), "rootfs": spec["root"]["path"],
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "owner": "", "annotations": spec["annotations"], "start time": start_time(pid)[0]})
+        if pid_file:
+            # As runc writes it: the decimal pid, no newline, whole or not at all.
+            temporary = f"{pid_file}.{os.getpid()}.tmp"
+            with open(temporary, "w") as file:
+                file.write(str(pid))
+            os.replace(temporary, pid_file)
+    except BaseException:
+        forget(directory, pid)
+        raise
+    return pid
+
+
+def forget(directory, pid=None):
+    """Remove the container's state, and kill its PID 1 (a child of ours) if there is one."""
+    if pid is not None:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def start(root, container_id):
+    directory, state = read_state(root, container_id)
+    if state["status"] != "created":
+        raise Refusal(f"container {container_id} is {state['status']}, not created: it cannot"
+                      " start")
+    try:
+        fifo = os.open(os.path.join(directory, FIFO), os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        raise Refusal(f"container {container_id}: its PID 1 is gone ({error.strerror})") from None
+    try:
+        os.write(fifo, b"\0")
+    finally:
+        os.close(fifo)
+    os.unlink(os.path.join(directory, FIFO))  # from now on, running
+
+
+def kill(root, container_id, name="TERM"):
+    _, state = read_state(root, container_id)
+    signum = signal_number(name)
+    if state["status"] == "stopped":
+        raise Refusal(f"container {container_id} is not running")
+    os.kill(state["pid"], signum)
+
+
+def signal_number(name):
+    """TERM, SIGTERM or 15, as runc and kill(1) take it."""
+    if name.isdigit() and 0 < int(name) < signal.NSIG:
+        return int(name)
+    try:
+        return signal.Signals["SIG" + name.upper().replace("SIG", "", 1)].value
+    except KeyError:
+        raise Refusal(f"{name}: no such signal") from None
+
+
+def delete(root, container_id, force=False):
+    """Forget a stopped (or created) container; with --force, kill a running one first."""
+    try:
+        directory, state = read_state(root, container_id)
+    except Refusal:
+        if force:
+            return  # as runc: nothing to delete is no failure with --force
+        raise
+    if state["status"] == "running" and not force:
+        raise Refusal(f"container {container_id} is running: stop it, or delete --force")
+    if state["status"] != "stopped":
+        os.kill(state["pid"], signal.SIGKILL)
+        while status_of(directory, state) != "stopped":
+            time.sleep(0.001)  # not our child: its parent (a subreaper) reaps it
+    shutil.rmtree(directory)
+
+
+def run(root, bundle, container_id, pid_file=None, detach=False):
+    """create and start; wait for the command, as runc run does, and return its returncode.
+
+    --detach: leave it running, as create and start would (None).
+    """
+    pid = create(root, bundle, container_id, pid_file)
+    directory = container_directory(root, container_id)
+    try:
+        start(root, container_id)
+    except BaseException:
+        forget(directory, pid)
+        raise
+    if detach:
+        return None
+    returncode = libns.waitpid(pid)
+    forget(directory)
+    return returncode
+
+
+def features():
+    """What this runtime applies, as runc features says it (a JSON document)."""
+    return {"ociVersionMin": "1.0.0", "ociVersionMax": OCI_VERSION, "hooks": [],
+            "mountOptions": sorted(steps.rootfs.MOUNT_OPTIONS) + sorted(steps.rootfs.NO_FLAG),
+            "linux": {"namespaces": sorted(steps.NAMESPACE_FILES),
+                      "capabilities": [f"CAP_{name}" for name in libns.CAPABILITIES],
+                      "cgroup": {"v1": False, "v2": False, "systemd": False},
+                      "seccomp": {"enabled": True}},
+            "annotations": {"org.opencontainers.runc.version": f"oci.py {VERSION}"}}
+
+
+# --- the command line -------------------------------------------------------------------
+
+COMMANDS = {"create": {"--bundle": ".", "--pid-file": None, "--console-socket": None},
+            "start": {}, "state": {}, "kill": {"--all": False}, "delete": {"--force": False},
+            "run": {"--bundle": ".", "--pid-file": None, "--detach": False},
+            "list": {"--format": "table", "--quiet": False}, "features": {}}
+GLOBAL = {"--root": None, "--log": None, "--log-format": "text", "--debug": False,
+          "--systemd-cgroup": False, "-v": False}
+
+
+def options(args, known, where):
+    """runc's way: --name VALUE, --name=VALUE, -b for --bundle; then the operands."""
+    values = dict(known)
+    while args and args[0].startswith("-") and args[0] != "-":
+        option, args = args[0], args[1:]
+        name, has_value, value = option.partition("=")
+        name = {"-b": "--bundle", "-f": "--force", "-d": "--detach", "-q": "--quiet",
+                "-a": "--all"}.get(name, name)
+        if name == "--":
+            break
+        if name not in values:
+            raise Refusal(f"{where}: unknown option {option!r}\n{usage()}")
+        if values[name] is False:
+            values[name] = True
+        elif has_value:
+            values[name] = value
+        elif args:
+            values[name], args = args[0], args[1:]
+        else:
+            raise Refusal(f"{where}: option {name} needs a value")
+    return values, args
+
+
+def usage():
+    return (f"usage: {libns.program_name()} [--root DIR] [--log FILE] [--log-format text|json]"
+            f" [-v] {{{','.join(COMMANDS)}}} [OPTIONS] [ID]")
+
+
+def main(args):
+    if args[:1] in (["-h"], ["--help"]):
+        libns.write_stdout(f"{usage()}\n\n{__doc__.strip()}\n" if __doc__ else f"{usage()}\n")
+        return 0
+    values, args = options(args, {**GLOBAL, "--version": False}, "oci.py")
+    libns.tracing = values["-v"]
+    log.update(path=values["--log"], json=values["--log-format"] == "json")
+    if values["--version"] or args[:1] == ["--version"]:
+        libns.write_stdout(f"oci.py version {VERSION}\nspec: {OCI_VERSION}\n")
+        return 0
+    if values["--systemd-cgroup"]:
+        raise Refusal("--systemd-cgroup: oci.py makes no cgroups through systemd; leave it out")
+    if not args or args[0] not in COMMANDS:
+        raise Refusal(f"a command is one of {', '.join(COMMANDS)}\n{usage()}")
+    command, (given, operands) = args[0], options(args[1:], COMMANDS[args[0]], args[0])
+    if command == "features":
+        libns.write_stdout(json.dumps(features(), indent=2) + "\n")
+        return 0
+    root = state_root(values["--root"])
+    if command == "list":
+        return list_containers(root, given["--quiet"])
+    if not operands:
+        raise Refusal(f"{command}: the container's id is missing\n{usage()}")
+    container_id, rest = operands[0], operands[1:]
+    if command == "create":
+        create(root, given["--bundle"], container_id, given["--pid-file"])
+    elif command == "run":
+        returncode = run(root, given["--bundle"], container_id, given["--pid-file"],
+                         given["--detach"])
+        if returncode is not None:
+            libns.exit(returncode)
+    elif command == "start":
+        start(root, container_id)
+    elif command == "state":
+        _, state = read_state(root, container_id)
+        libns.write_stdout(json.dumps(public(state), indent=2) + "\n")
+    elif command == "kill":
+        kill(root, container_id, *rest[:1])
+    elif command == "delete":
+        delete(root, container_id, given["--force"])
+    return 0
+
+
+def list_containers(root, quiet):
+    states = []
+    for name in sorted(os.listdir(root)):
+        try:
+            states.append(read_state(root, name)[1])
+        except Refusal:
+            continue  # deleted meanwhile, or not one of ours
+    for state in states:
+        libns.write_stdout(f"{state['id']}\n" if quiet else
+                           f"{state['id']}  {state['pid']}  {state['status']}  {state['bundle']}\n")
+    return 0
+
+
+log = {"path": None, "json": False}
+
+
+def fail(message, status):
+    """One line on stderr; with --log, in the log too, as JSON with --log-format json (Docker)."""
+    if log["path"]:
+        line = json.dumps({"level": "error", "msg": message,
+                           "time": datetime.datetime.now(datetime.timezone.utc).isoformat()}) \
+            if log["json"] else message
+        try:
+            with open(log["path"], "a") as file:
+                file.write(line + "\n")
+        except OSError:
+            pass  # stderr has it still
+    libns.exit_with_message(message, status)
+
+
+if __name__ == "__main__":
+    libns.errors_exit_like_docker_run()
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except Refusal as error:
+        fail(str(error), error.status)
+    except libns.ChildError as error:
+        fail(error.strerror, error.status)
+    except OSError as error:
+        fail(libns._describe(error), 125)

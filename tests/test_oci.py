@@ -1,0 +1,220 @@
+"""oci.py, the OCI runtime: runc's command line, a bundle's config.json, the command as PID 1.
+
+Each test makes a bundle (a tiny rootfs and a config.json as `runc spec`
+writes one) and a state directory of its own (--root), drives oci.py as a
+client would (create, start, state, kill, delete; run), and looks at the
+container from outside: /proc/PID, its namespaces, its descriptors.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from helpers import ROOT, TIMEOUT, is_alive, namespace_ids, stage_env, wait_until
+
+pytestmark = pytest.mark.usefixtures("namespaces_work")
+
+
+def runc_spec(args):
+    """What `runc spec` writes, with `args` as the command (and no terminal)."""
+    return {
+        "ociVersion": "1.0.2",
+        "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": args,
+                    "env": ["PATH=/bin", "TERM=xterm"], "cwd": "/",
+                    "capabilities": {name: ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+                                     for name in ("bounding", "effective", "permitted")},
+                    "noNewPrivileges": True},
+        "root": {"path": "rootfs", "readonly": True},
+        "hostname": "runc",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+             "options": ["nosuid", "noexec", "nodev", "ro"]}],
+        "linux": {"namespaces": [{"type": kind} for kind in ("pid", "network", "ipc", "uts",
+                                                             "mount")],
+                  "maskedPaths": ["/proc/kcore", "/proc/keys"],
+                  "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger"]},
+    }
+
+
+@pytest.fixture
+def bundle(tiny_rootfs):
+    """A bundle of the tiny rootfs; write(args, **changes) writes its config.json."""
+    folder = tiny_rootfs.parent
+
+    def write(args, change=lambda config: None):
+        config = runc_spec(args)
+        change(config)
+        (folder / "config.json").write_text(json.dumps(config))
+        return folder
+    return write
+
+
+@pytest.fixture
+def oci(tmp_path):
+    """oci.py with a --root of the test's own; it must be empty again at the end."""
+    root = tmp_path / "state"
+
+    def run(*arguments, stdout=None):
+        # Files, not pipes: a container holds its stdout and stderr open
+        # after create has exited, and a pipe would not end before it.
+        out, err = tmp_path / f"{arguments[0]}.out", tmp_path / f"{arguments[0]}.err"
+        with open(stdout or out, "w") as out_file, open(err, "w") as err_file:
+            result = subprocess.run([sys.executable, str(ROOT / "oci.py"), "--root", str(root),
+                                     *arguments], stdout=out_file, stderr=err_file,
+                                    env=stage_env(), timeout=TIMEOUT)
+        result.stdout, result.stderr = (stdout or out).read_text(), err.read_text()
+        return result
+    yield run
+    assert not root.exists() or os.listdir(root) == []
+
+
+def test_run_exits_with_the_command_s_status_and_the_command_is_pid_1(bundle, oci):
+    folder = bundle(["sh", "-c", "echo $$ $(cat /proc/sys/kernel/hostname); ls -l /proc/1/exe;"
+                     " exit 3"])
+    result = oci("run", "--bundle", str(folder), "one")
+    assert (result.returncode, result.stderr) == (3, "")
+    first, second = result.stdout.splitlines()
+    assert first == "1 runc"
+    assert second.endswith("/proc/1/exe -> /bin/sh")  # no Python between
+
+
+def test_create_start_state_kill_delete_as_a_client_calls_them(bundle, oci, tmp_path):
+    folder = bundle(["sh", "-c", "trap 'echo got TERM; exit 7' TERM; echo started;"
+                     " while :; do sleep 0.1; done"])
+    pid_file, out = tmp_path / "pid", tmp_path / "out"
+    created = oci("create", "--bundle", str(folder), "--pid-file", str(pid_file), "two",
+                  stdout=out)
+    assert (created.returncode, created.stderr) == (0, "")
+    text = pid_file.read_text()
+    assert text.isdigit()  # the decimal pid, with no newline: containerd's strconv.Atoi
+    pid = int(text)
+    state = json.loads(oci("state", "two").stdout)
+    assert {key: state[key] for key in ("ociVersion", "id", "pid", "status", "bundle")} == {
+        "ociVersion": "1.0.2", "id": "two", "pid": pid, "status": "created",
+        "bundle": str(folder)}
+    # Created: PID 1 waits, confined already, holding nothing of ours but the fifo.
+    assert namespace_ids(pid)["pid"] != namespace_ids()["pid"]
+    with open(f"/proc/{pid}/status") as file:
+        status = dict(line.split(":\t", 1) for line in file.read().splitlines())
+    assert int(status["CapBnd"], 16) == (1 << 29) | (1 << 5) | (1 << 10)
+    assert status["NoNewPrivs"] == "1"
+    assert sorted(os.listdir(f"/proc/{pid}/fd")) == ["0", "1", "2", "3"]
+    assert os.readlink(f"/proc/{pid}/fd/3").endswith("/two/exec.fifo")
+    assert oci("start", "two").returncode == 0
+    wait_until(lambda: out.read_text() == "started\n", "the command's first line")
+    program = os.stat(f"/proc/{pid}/exe")  # the rootfs's sh itself: no Python left in it
+    assert (program.st_dev, program.st_ino) == tuple(
+        getattr(os.stat(folder / "rootfs" / "bin" / "sh"), name) for name in ("st_dev", "st_ino"))
+    assert json.loads(oci("state", "two").stdout)["status"] == "running"
+    assert oci("kill", "two", "TERM").returncode == 0
+    wait_until(lambda: json.loads(oci("state", "two").stdout)["status"] == "stopped",
+               "the trap's exit")
+    assert out.read_text() == "started\ngot TERM\n"
+    assert oci("delete", "two").returncode == 0
+    assert oci("state", "two").stderr == "oci.py: container two does not exist\n"
+
+
+def test_delete_refuses_a_running_container_and_force_kills_it(bundle, oci):
+    folder = bundle(["sleep", "1000"])
+    assert oci("create", "--bundle", str(folder), "three").returncode == 0
+    assert oci("start", "three").returncode == 0
+    pid = json.loads(oci("state", "three").stdout)["pid"]
+    refused = oci("delete", "three")
+    assert (refused.returncode, refused.stderr) == (
+        125, "oci.py: container three is running: stop it, or delete --force\n")
+    assert oci("delete", "--force", "three").returncode == 0
+    wait_until(lambda: not is_alive(pid), "the container's end")
+    assert oci("delete", "--force", "three").returncode == 0  # nothing to delete: no failure
+
+
+def test_a_created_container_that_is_deleted_never_runs(bundle, oci, tmp_path):
+    folder = bundle(["sh", "-c", f"echo ran > {tmp_path}/ran"])
+    assert oci("create", "--bundle", str(folder), "four").returncode == 0
+    pid = json.loads(oci("state", "four").stdout)["pid"]
+    assert oci("delete", "four").returncode == 0
+    wait_until(lambda: not is_alive(pid), "the container's end")
+    assert not (tmp_path / "ran").exists()
+
+
+def test_a_missing_command_is_runc_s_words_and_127_with_nothing_left(bundle, oci):
+    folder = bundle(["no-such-command"])
+    for command in ("run", "create"):
+        result = oci(command, "--bundle", str(folder), "five")
+        assert (result.returncode, result.stderr) == (
+            127, 'oci.py: exec: "no-such-command": executable file not found in $PATH\n')
+
+
+def test_errors_go_to_the_log_as_json_lines_for_docker(bundle, oci, tmp_path):
+    folder = bundle(["no-such-command"])
+    log = tmp_path / "log.json"
+    oci("--log", str(log), "--log-format", "json", "create", "--bundle", str(folder), "six")
+    line = json.loads(log.read_text())
+    assert (line["level"], line["msg"]) == (
+        "error", 'exec: "no-such-command": executable file not found in $PATH')
+
+
+def outside_link(config):
+    config["mounts"][0]["destination"] = "/proc-link/x"
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda config: config["mounts"].append({"destination": "../../x", "type": "tmpfs"}),
+     "mount on ../../x: not an absolute path without .."),
+    (lambda config: config["linux"]["namespaces"].append({"type": "bogus"}),
+     "linux.namespaces: no namespace 'bogus'"),
+    (lambda config: config["process"].update(args=[]),
+     "process.args: a command is a list of strings, the first its program"),
+    (lambda config: config["root"].update(path="missing"),
+     "root.path missing: no such directory in the bundle"),
+    (lambda config: config.pop("process"),
+     "CONFIG: not a config.json of the OCI runtime spec (KeyError: 'process')"),
+    (outside_link, "mount proc: /proc-link is a symbolic link (to /tmp): a mount on it would"
+                   " land outside the image"),
+], ids=["dot-dot", "unknown-namespace", "no-args", "no-root", "no-process", "through-a-link"])
+def test_a_hostile_or_broken_config_is_one_line_and_nothing_is_left(bundle, oci, change,
+                                                                    message):
+    folder = bundle(["true"], change)
+    os.symlink("/tmp", folder / "rootfs" / "proc-link")
+    result = oci("create", "--bundle", str(folder), "seven")
+    assert (result.returncode, result.stdout) == (125, "")
+    assert result.stderr == "oci.py: " + message.replace("CONFIG", str(folder / "config.json")) \
+        + "\n"
+
+
+def test_a_missing_bundle_and_a_bad_id_are_one_line(oci, tmp_path):
+    result = oci("create", "--bundle", str(tmp_path / "nothing"), "eight")
+    assert (result.returncode, result.stderr) == (
+        125, f"oci.py: --bundle {tmp_path / 'nothing'}: no config.json in it\n")
+    result = oci("state", "../etc")
+    assert (result.returncode, result.stderr) == (
+        125, "oci.py: '../etc': an id is letters, digits, _, +, - and . only\n")
+
+
+def test_version_features_and_what_it_refuses(oci):
+    assert oci("--version").stdout == "oci.py version 0.1\nspec: 1.0.2\n"
+    features = json.loads(oci("features").stdout)
+    assert features["ociVersionMax"] == "1.0.2"
+    assert "rprivate" in features["mountOptions"]
+    refused = oci("--systemd-cgroup", "create", "x")
+    assert (refused.returncode, refused.stderr) == (
+        125, "oci.py: --systemd-cgroup: oci.py makes no cgroups through systemd; leave it out\n")
+
+
+def test_kill_takes_signals_as_runc_does(bundle, oci):
+    folder = bundle(["sleep", "1000"])
+    assert oci("run", "--detach", "--bundle", str(folder), "ten").returncode == 0
+    pid = json.loads(oci("state", "ten").stdout)["pid"]
+    assert oci("kill", "ten", "NOSUCH").stderr == "oci.py: NOSUCH: no such signal\n"
+    assert oci("kill", "ten", str(int(signal.SIGKILL))).returncode == 0
+    wait_until(lambda: not is_alive(pid), "the container's end")
+    assert oci("delete", "ten").returncode == 0

@@ -31,11 +31,12 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import time
 
 import libns
-from runtime import confinement, steps
+from runtime import cgroups, confinement, steps
 
 VERSION = "0.1"
 OCI_VERSION = "1.0.2"
@@ -43,6 +44,13 @@ OCI_VERSION = "1.0.2"
 ID = re.compile(r"[\w+.-]{1,1024}\Z", re.ASCII)
 FIFO = "exec.fifo"
 STATE = "state.json"
+# The hooks of config.json this runtime runs, at its points: in the runtime's
+# namespaces, by the call that reaches the point.  The two that run inside
+# the container (createContainer, startContainer) are refused still.
+HOOKS = {"prestart": "create, once the namespaces are made, before the container's setup",
+         "createRuntime": "create, just after the prestart hooks",
+         "poststart": "start, once the command has been let go",
+         "poststop": "delete, once the container is gone"}
 # The devices every container has, whatever config.json lists (runc's).
 DEFAULT_DEVICES = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
                    "/dev/tty"]
@@ -172,9 +180,6 @@ def _spec_of(config, bundle):
     for mount in config.get("mounts", []):
         options = list(mount.get("options", []))
         kind = "bind" if {"bind", "rbind"} & set(options) else mount.get("type")
-        if kind == "cgroup":
-            raise Refusal(f"mount cgroup on {mount['destination']}: cgroups are not applied by"
-                          " oci.py yet")
         destination = mount["destination"]
         if not destination.startswith("/") or "/../" in f"{destination}/":
             raise Refusal(f"mount on {destination}: not an absolute path without ..")
@@ -183,6 +188,16 @@ def _spec_of(config, bundle):
             source = os.path.join(bundle, source)
         mounts.append({"destination": destination, "type": kind, "source": source,
                        "options": options})
+    hooks = config.get("hooks", {})
+    for point, entries in hooks.items():
+        if point not in HOOKS:
+            raise Refusal(f"hooks.{point}: not run by oci.py (it runs {', '.join(HOOKS)})")
+        for hook in entries:
+            if not str(hook["path"]).startswith("/"):
+                raise Refusal(f"hooks.{point}: {hook['path']}: not an absolute path")
+    resources = resources_of(linux.get("resources") or {})
+    if not resources and any(mount["type"] == "cgroup" for mount in mounts):
+        resources = {"pids": {"limit": "max"}}  # a cgroup of its own, to show there
     devices = DEFAULT_DEVICES + [device["path"] for device in linux.get("devices", [])
                                  if device["path"] not in DEFAULT_DEVICES]
     user = process.get("user", {})
@@ -202,9 +217,73 @@ def _spec_of(config, bundle):
                   "readonlyPaths": linux.get("readonlyPaths", []),
                   "seccomp": linux.get("seccomp"),
                   "uidMappings": linux.get("uidMappings"), "gidMappings": linux.get("gidMappings"),
-                  "cgroupsPath": linux.get("cgroupsPath", "")},
+                  "resources": resources},
         "annotations": config.get("annotations", {}),
+        "hooks": hooks,
     }
+
+
+def resources_of(given):
+    """linux.resources as runtime/cgroups.py applies them: what is set, the rest left out.
+
+    A client sends every field, 0 for "no limit" (Docker: cpu.shares 0,
+    pids.limit 0, blockIO.weight 0).  What is set and not applied yet is
+    refused, never left out in silence.
+    """
+    resources = {}
+    memory, pids, cpu = (given.get(kind) or {} for kind in ("memory", "pids", "cpu"))
+    if memory.get("limit", 0) > 0:
+        resources["memory"] = {"limit": memory["limit"],
+                               **({"swap": memory["swap"]} if memory.get("swap") else {})}
+    if pids.get("limit", 0) > 0:
+        resources["pids"] = {"limit": pids["limit"]}
+    if cpu.get("quota", 0) > 0:
+        resources["cpu"] = {"quota": cpu["quota"], "period": cpu.get("period") or 100_000}
+    if given.get("devices"):
+        resources["devices"] = given["devices"]
+    unapplied = [f"{kind}.{key}" for kind, values in given.items()
+                 if isinstance(values, dict) for key, value in values.items()
+                 if value and key not in {"memory": ("limit", "swap"), "pids": ("limit",),
+                                          "cpu": ("quota", "period")}.get(kind, ())]
+    unapplied += [kind for kind, values in given.items()
+                  if isinstance(values, list) and values and kind != "devices"]
+    if unapplied:
+        raise Refusal(f"linux.resources: {', '.join(unapplied)}: not applied by oci.py yet")
+    return resources
+
+
+def run_hooks(state, point):
+    """The hooks at `point`, in order, each with the state (as `state` prints it) on stdin.
+
+    A hook that fails, or outlives its timeout, raises Refusal: the call
+    that ran it fails (create), or says so (start, delete: see warn).
+    """
+    for hook in state["hooks"].get(point, []):
+        path = hook["path"]
+        try:
+            result = subprocess.run(
+                hook.get("args") or [path], executable=path, input=json.dumps(public(state)),
+                env=dict(item.split("=", 1) for item in hook.get("env", []) if "=" in item),
+                capture_output=True, text=True, errors="replace", timeout=hook.get("timeout"),
+                # Not the signals libns.clone() holds for its waitpid().
+                preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_SETMASK, ()))
+        except subprocess.TimeoutExpired:
+            raise Refusal(f"the {point} hook {path}: still running after {hook['timeout']} s,"
+                          " killed") from None
+        except OSError as error:
+            raise Refusal(f"the {point} hook {path}: {error.strerror}") from None
+        if result.returncode:
+            said = (result.stderr.strip().splitlines() or [""])[-1]
+            raise Refusal(f"the {point} hook {path}: exited with {result.returncode}"
+                          + (f": {said}" if said else ""))
+
+
+def warn(state, point):
+    """The hooks at `point`, where a failure is a warning and the lifecycle goes on (OCI)."""
+    try:
+        run_hooks(state, point)
+    except Refusal as error:
+        libns.write_stderr(f"{libns.program_name()}: warning: {error}")
 
 
 # --- the container's last steps: PID 1 waits for start, then is the command -----------
@@ -254,25 +333,42 @@ def create(root, bundle, container_id, pid_file=None):
         os.mkdir(directory, 0o700)
     except FileExistsError:
         raise Refusal(f"container {container_id} exists already") from None
-    pid = None
+    pid, cgroup = None, None
+    state = {"ociVersion": OCI_VERSION, "id": container_id, "pid": 0, "status": "creating",
+             "bundle": os.path.abspath(bundle), "rootfs": spec["root"]["path"],
+             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+             "owner": "", "annotations": spec["annotations"], "hooks": spec["hooks"],
+             "cgroups": []}
+
+    def prepare(child):
+        """While the child waits for "go": into its cgroup before it runs a line, the hooks."""
+        if cgroup is not None:
+            cgroup.join(child)
+        for point in ("prestart", "createRuntime"):
+            run_hooks({**state, "pid": child}, point)
     try:
+        resources = spec["linux"]["resources"]
+        if resources:
+            # Below the caller's own cgroup, named by the id: not at
+            # cgroupsPath, which is the host's hierarchy's (/docker/ID):
+            # a limit above ours (a CI job's) still holds.
+            cgroup = cgroups.Cgroup(f"{cgroups.PREFIX}oci.{container_id}", resources)
+            state["cgroups"] = list(cgroup.directories.values())
         os.mkfifo(os.path.join(directory, FIFO), 0o600)
         # O_RDWR: opened without waiting for a writer, and PID 1's read()
         # waits for start's byte.  start opens it for writing with
         # O_NONBLOCK, which fails (ENXIO) once no reader is left.
         fifo = os.open(os.path.join(directory, FIFO), os.O_RDWR | os.O_CLOEXEC)
         try:
-            pid = libns.clone(lambda argv: steps.create(spec, None, None, None,
+            pid = libns.clone(lambda argv: steps.create(spec, None, None, cgroup,
                                                         wait_then_exec(fifo, spec)),
                               libns.map_stack(), steps.clone_flags_of(spec),
-                              spec["process"]["args"], id_map=steps.id_map_of(spec["linux"]))
+                              spec["process"]["args"], id_map=steps.id_map_of(spec["linux"]),
+                              prepare=prepare)
         finally:
             os.close(fifo)
-        write_state(directory, {
-            "ociVersion": OCI_VERSION, "id": container_id, "pid": pid, "status": "created",
-            "bundle": os.path.abspath(bundle), "rootfs": spec["root"]["path"],
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-            "owner": "", "annotations": spec["annotations"], "start time": start_time(pid)[0]})
+        write_state(directory, {**state, "pid": pid, "status": "created",
+                                "start time": start_time(pid)[0]})
         if pid_file:
             # As runc writes it: the decimal pid, no newline, whole or not at all.
             temporary = f"{pid_file}.{os.getpid()}.tmp"
@@ -280,20 +376,23 @@ def create(root, bundle, container_id, pid_file=None):
                 file.write(str(pid))
             os.replace(temporary, pid_file)
     except BaseException:
-        forget(directory, pid)
+        forget(directory, state, pid)
         raise
     return pid
 
 
-def forget(directory, pid=None):
-    """Remove the container's state, and kill its PID 1 (a child of ours) if there is one."""
+def forget(directory, state, pid=None):
+    """Remove the container's state and cgroup; kill its PID 1 (a child of ours) first."""
     if pid is not None:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
+    for cgroup in state["cgroups"]:
+        cgroups.remove_cgroup(cgroup)
     shutil.rmtree(directory, ignore_errors=True)
 
 
 def start(root, container_id):
+    """Let PID 1 go on to exec the command: one byte into its fifo; then poststart hooks."""
     directory, state = read_state(root, container_id)
     if state["status"] != "created":
         raise Refusal(f"container {container_id} is {state['status']}, not created: it cannot"
@@ -307,6 +406,7 @@ def start(root, container_id):
     finally:
         os.close(fifo)
     os.unlink(os.path.join(directory, FIFO))  # from now on, running
+    warn({**state, "status": "running"}, "poststart")
 
 
 def kill(root, container_id, name="TERM"):
@@ -341,7 +441,8 @@ def delete(root, container_id, force=False):
         os.kill(state["pid"], signal.SIGKILL)
         while status_of(directory, state) != "stopped":
             time.sleep(0.001)  # not our child: its parent (a subreaper) reaps it
-    shutil.rmtree(directory)
+    warn({**state, "status": "stopped"}, "poststop")
+    forget(directory, state)
 
 
 def run(root, bundle, container_id, pid_file=None, detach=False):
@@ -350,26 +451,27 @@ def run(root, bundle, container_id, pid_file=None, detach=False):
     --detach: leave it running, as create and start would (None).
     """
     pid = create(root, bundle, container_id, pid_file)
-    directory = container_directory(root, container_id)
+    directory, state = read_state(root, container_id)
     try:
         start(root, container_id)
     except BaseException:
-        forget(directory, pid)
+        forget(directory, state, pid)
         raise
     if detach:
         return None
     returncode = libns.waitpid(pid)
-    forget(directory)
+    warn({**state, "status": "stopped"}, "poststop")
+    forget(directory, state)
     return returncode
 
 
 def features():
     """What this runtime applies, as runc features says it (a JSON document)."""
-    return {"ociVersionMin": "1.0.0", "ociVersionMax": OCI_VERSION, "hooks": [],
+    return {"ociVersionMin": "1.0.0", "ociVersionMax": OCI_VERSION, "hooks": list(HOOKS),
             "mountOptions": sorted(steps.rootfs.MOUNT_OPTIONS) + sorted(steps.rootfs.NO_FLAG),
             "linux": {"namespaces": sorted(steps.NAMESPACE_FILES),
                       "capabilities": [f"CAP_{name}" for name in libns.CAPABILITIES],
-                      "cgroup": {"v1": False, "v2": False, "systemd": False},
+                      "cgroup": {"v1": True, "v2": True, "systemd": False},
                       "seccomp": {"enabled": True}},
             "annotations": {"org.opencontainers.runc.version": f"oci.py {VERSION}"}}
 

@@ -41,7 +41,8 @@ FILES = {
            "cpu": "cpu.max"},
     "v1": {"memory": "memory/memory.limit_in_bytes", "swap": "memory/memory.memsw.limit_in_bytes",
            "pids": "pids/pids.max", "period": "cpu/cpu.cfs_period_us",
-           "quota": "cpu/cpu.cfs_quota_us"},
+           "quota": "cpu/cpu.cfs_quota_us", "allow": "devices/devices.allow",
+           "deny": "devices/devices.deny"},
 }
 
 
@@ -137,8 +138,8 @@ def cannot_make(controllers):
 
 
 def controllers_for(resources):
-    """The controllers the spec's limits need: memory, pids, cpu."""
-    return sorted(kind for kind in ("memory", "pids", "cpu") if kind in resources)
+    """The controllers the spec's limits need: memory, pids, cpu, devices."""
+    return sorted(kind for kind in ("memory", "pids", "cpu", "devices") if kind in resources)
 
 
 class Cgroup:
@@ -226,6 +227,8 @@ class Cgroup:
             else:
                 self.write("period", str(cpu["period"]))
                 self.write("quota", str(cpu["quota"]))
+        for rule in self.resources.get("devices", []):
+            self.write("allow" if rule["allow"] else "deny", device_rule(rule))
 
     def join(self, pid):
         """Put process `pid` in the cgroup, in every tree: it and all it starts are counted here."""
@@ -248,6 +251,21 @@ class Cgroup:
         """Remove the directories, once the last process has left them (it may take a moment)."""
         for directory in self.directories.values():
             remove_cgroup(directory)
+
+
+def device_rule(rule):
+    """A device rule of the spec as v1's devices.allow and devices.deny take it: "c 1:3 rwm".
+
+    The device cgroup is what keeps root inside from mknod'ing the host's
+    disk in its own /dev and opening it: every device but those allowed
+    is refused, whatever the file system.
+    """
+    kind = rule.get("type", "a")
+    if kind == "a":
+        return "a"
+    major, minor = (str(rule[key]) if rule.get(key, -1) not in (None, -1) else "*"
+                    for key in ("major", "minor"))
+    return f"{kind} {major}:{minor} {rule.get('access') or 'rwm'}"
 
 
 def remove_cgroup(directory):
@@ -340,13 +358,27 @@ def mount_inside(target, flags, cgroup):
     is one mount; v1 a tmpfs, with a mount of each tree in it, named as
     the host names them (memory, pids, cpu or cpu,cpuacct), then the tmpfs
     made read-only too.  `cgroup` is the Cgroup the parent made: in here,
-    the cgroup namespace hides where the host's trees begin.
+    the cgroup namespace hides where the host's trees begin.  Without a
+    cgroup namespace (Docker's default on v1), a cgroup file system would
+    show the host's whole tree: the container's own directories are bound
+    there instead, as runc binds them.
     """
+    namespaced = all(path == "/" for path in own_cgroups().values())
+    read_only = bool(flags & libns.MS_RDONLY)
     if cgroup.version == "v2":
-        libns.mount("cgroup", target, "cgroup2", flags)
+        if namespaced:
+            libns.mount("cgroup", target, "cgroup2", flags)
+        else:
+            libns.bind_mount(cgroup.directories[""], target, read_only=read_only, nodev=True)
         return
     libns.mount("tmpfs", target, "tmpfs", flags & ~libns.MS_RDONLY, "mode=755")
     for controllers in cgroup.trees:
         os.mkdir(f"{target}/{controllers}")
-        libns.mount("cgroup", f"{target}/{controllers}", "cgroup", flags, controllers)
+        if namespaced:
+            libns.mount("cgroup", f"{target}/{controllers}", "cgroup", flags, controllers)
+        else:
+            directory = next(cgroup.directories[name] for name in controllers.split(",")
+                             if name in cgroup.directories)
+            libns.bind_mount(directory, f"{target}/{controllers}", read_only=read_only,
+                             nodev=True)
     libns.mount(None, target, None, libns.MS_REMOUNT | libns.MS_BIND | flags)

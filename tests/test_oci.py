@@ -13,7 +13,8 @@ import sys
 
 import pytest
 
-from helpers import ROOT, TIMEOUT, is_alive, namespace_ids, stage_env, wait_until
+from helpers import (ROOT, TIMEOUT, cgroups_left_behind, is_alive, namespace_ids, stage_env,
+                     wait_until)
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
@@ -218,3 +219,75 @@ def test_kill_takes_signals_as_runc_does(bundle, oci):
     assert oci("kill", "ten", str(int(signal.SIGKILL))).returncode == 0
     wait_until(lambda: not is_alive(pid), "the container's end")
     assert oci("delete", "ten").returncode == 0
+
+
+HOOK = ("import json, os, sys; state = json.load(sys.stdin); print(json.dumps([sys.argv[1],"
+        " state['status'], state['pid'] and os.readlink(f'/proc/{state[\"pid\"]}/ns/net'),"
+        " os.environ.get('HOOK')]), file=open(sys.argv[2], 'a'))")
+
+
+def test_hooks_run_at_their_points_with_the_state_on_stdin(bundle, oci, tmp_path):
+    log = tmp_path / "hooks"
+
+    def hooks(config):
+        config["hooks"] = {point: [{"path": sys.executable, "env": ["HOOK=yes"],
+                                    "args": ["python3", "-c", HOOK, point, str(log)]}]
+                           for point in ("prestart", "createRuntime", "poststart", "poststop")}
+    folder = bundle(["sleep", "1000"], hooks)
+    assert oci("create", "--bundle", str(folder), "eleven").returncode == 0
+    pid = json.loads(oci("state", "eleven").stdout)["pid"]
+    net = os.readlink(f"/proc/{pid}/ns/net")
+    assert net != os.readlink("/proc/self/ns/net")
+    assert oci("start", "eleven").returncode == 0
+    assert oci("delete", "--force", "eleven").returncode == 0
+    assert [json.loads(line) for line in log.read_text().splitlines()] == [
+        ["prestart", "creating", net, "yes"], ["createRuntime", "creating", net, "yes"],
+        ["poststart", "running", net, "yes"], ["poststop", "stopped", 0, "yes"]]
+
+
+def test_a_failing_prestart_hook_fails_create_and_nothing_is_left(bundle, oci, tmp_path):
+    folder = bundle(["true"], lambda config: config.update(hooks={"prestart": [
+        {"path": "/bin/sh", "args": ["sh", "-c", "echo no network for you >&2; exit 4"]}]}))
+    result = oci("create", "--bundle", str(folder), "twelve")
+    assert (result.returncode, result.stderr) == (
+        125, "oci.py: the prestart hook /bin/sh: exited with 4: no network for you\n")
+
+
+def test_a_hook_inside_the_container_is_refused_yet(bundle, oci):
+    folder = bundle(["true"], lambda config: config.update(hooks={"startContainer": [
+        {"path": "/bin/true"}]}))
+    result = oci("create", "--bundle", str(folder), "thirteen")
+    assert (result.returncode, result.stderr) == (
+        125, "oci.py: hooks.startContainer: not run by oci.py (it runs prestart, createRuntime,"
+             " poststart, poststop)\n")
+
+
+CGROUP_MOUNT = {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
+LIMITS = {"memory": {"limit": 64 << 20}, "pids": {"limit": 50}, "cpu": {"shares": 0},
+          "blockIO": {"weight": 0},
+          "devices": [{"allow": False, "access": "rwm"},
+                      {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]}
+
+
+@pytest.mark.usefixtures("cgroups_work")
+def test_limits_as_docker_sends_them_are_read_back_inside_and_leave_nothing(bundle, oci):
+    def limited(config):
+        config["mounts"].append(CGROUP_MOUNT)
+        config["linux"]["resources"] = LIMITS
+    folder = bundle(["sh", "-c", "cd /sys/fs/cgroup; ls; cat pids/pids.max"
+                     " memory/memory.limit_in_bytes devices/devices.list;"
+                     " echo > /dev/null && echo null opens"], limited)
+    result = oci("run", "--bundle", str(folder), "fourteen")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines()[-5:] == ["pids", "50", str(64 << 20), "c 1:3 rwm",
+                                               "null opens"]
+    assert cgroups_left_behind() == []
+
+
+def test_a_limit_not_applied_yet_is_refused_not_left_out(bundle, oci):
+    folder = bundle(["true"], lambda config: config["linux"].update(resources={
+        "cpu": {"shares": 512}, "hugepageLimits": [{"pageSize": "2MB", "limit": 1}]}))
+    result = oci("create", "--bundle", str(folder), "fifteen")
+    assert (result.returncode, result.stderr) == (
+        125, "oci.py: linux.resources: cpu.shares, hugepageLimits: not applied by oci.py yet\n")

@@ -14,7 +14,9 @@ five calls, each a process of its own that ends at once:
   start ID                 one byte into the fifo: PID 1 execs the command
                            itself, and nothing of Python stays inside
   state ID                 JSON: id, pid, status (created, running, stopped)
-  kill ID [SIGNAL]         a signal to PID 1 (default TERM)
+  kill [--all] ID [SIGNAL] a signal to PID 1 (default TERM); --all: to
+                           every process of the container's cgroup
+  ps [--format json] ID    the pids of the container's processes
   delete [--force] ID      forget a stopped container (--force: kill it)
 
 `run --bundle DIR ID` is create and start, waiting for the command and
@@ -409,12 +411,25 @@ def start(root, container_id):
     warn({**state, "status": "running"}, "poststart")
 
 
-def kill(root, container_id, name="TERM"):
+def kill(root, container_id, name="TERM", every=False):
+    """The signal to PID 1; with --all, to every process of the container's cgroup."""
     _, state = read_state(root, container_id)
     signum = signal_number(name)
     if state["status"] == "stopped":
         raise Refusal(f"container {container_id} is not running")
-    os.kill(state["pid"], signum)
+    for pid in processes(state) if every else [state["pid"]]:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass  # it ended meanwhile
+
+
+def processes(state):
+    """The pids of the container's processes, as the host numbers them: its cgroup's."""
+    if not state["cgroups"]:
+        return [state["pid"]] if state["status"] != "stopped" else []
+    with open(os.path.join(state["cgroups"][0], "cgroup.procs")) as procs:
+        return [int(pid) for pid in procs.read().split()]
 
 
 def signal_number(name):
@@ -481,7 +496,8 @@ def features():
 COMMANDS = {"create": {"--bundle": ".", "--pid-file": None, "--console-socket": None},
             "start": {}, "state": {}, "kill": {"--all": False}, "delete": {"--force": False},
             "run": {"--bundle": ".", "--pid-file": None, "--detach": False},
-            "list": {"--format": "table", "--quiet": False}, "features": {}}
+            "list": {"--format": "table", "--quiet": False}, "features": {},
+            "ps": {"--format": "table"}}
 GLOBAL = {"--root": None, "--log": None, "--log-format": "text", "--debug": False,
           "--systemd-cgroup": False, "-v": False}
 
@@ -551,7 +567,13 @@ def main(args):
         _, state = read_state(root, container_id)
         libns.write_stdout(json.dumps(public(state), indent=2) + "\n")
     elif command == "kill":
-        kill(root, container_id, *rest[:1])
+        kill(root, container_id, *rest[:1], every=given["--all"])
+    elif command == "ps":
+        pids = processes(read_state(root, container_id)[1])
+        if given["--format"] == "json":
+            libns.write_stdout(json.dumps(pids) + "\n")
+        else:  # runc's table is ps -ef's lines of these pids
+            libns.write_stdout("".join(f"{pid}\n" for pid in pids))
     elif command == "delete":
         delete(root, container_id, given["--force"])
     return 0

@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-from helpers import (ROOT, TIMEOUT, cgroups_left_behind, is_alive, namespace_ids, stage_env,
-                     wait_until)
+from helpers import (ROOT, TIMEOUT, cgroups_left_behind, comm_of, is_alive, namespace_ids,
+                     stage_env, wait_until)
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 
@@ -291,3 +291,18 @@ def test_a_limit_not_applied_yet_is_refused_not_left_out(bundle, oci):
     result = oci("create", "--bundle", str(folder), "fifteen")
     assert (result.returncode, result.stderr) == (
         125, "oci.py: linux.resources: cpu.shares, hugepageLimits: not applied by oci.py yet\n")
+
+
+@pytest.mark.usefixtures("cgroups_work")
+def test_ps_lists_the_container_s_processes_and_kill_all_reaches_each(bundle, oci):
+    folder = bundle(["sh", "-c", "sleep 1000 & sleep 1000 & wait"], lambda config: config[
+        "linux"].update(resources={"pids": {"limit": 10}}))
+    assert oci("run", "--detach", "--bundle", str(folder), "sixteen").returncode == 0
+    pid = json.loads(oci("state", "sixteen").stdout)["pid"]
+    wait_until(lambda: len(json.loads(oci("ps", "--format", "json", "sixteen").stdout)) == 3,
+               "the two sleeps")
+    pids = json.loads(oci("ps", "--format", "json", "sixteen").stdout)
+    assert pid in pids and sorted(comm_of(other) for other in pids) == ["sh", "sleep", "sleep"]
+    assert oci("kill", "--all", "sixteen", "KILL").returncode == 0
+    wait_until(lambda: not any(map(is_alive, pids)), "the end of every process")
+    assert oci("delete", "sixteen").returncode == 0

@@ -699,7 +699,8 @@ def set_parent_death_signal(signum):
     """
     result = _prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
     if tracing:  # a signal's name costs the signal module's import
-        _trace(f"prctl(PR_SET_PDEATHSIG, {_signal_name(signum)})", _result(result, result != 0))
+        name = _signal_name(signum) if signum else "0"  # 0: no signal any more
+        _trace(f"prctl(PR_SET_PDEATHSIG, {name})", _result(result, result != 0))
     if result != 0:
         raise _error("prctl PR_SET_PDEATHSIG")
 

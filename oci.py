@@ -33,12 +33,14 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 
+import enter
 import libns
-from runtime import cgroups, confinement, steps
+from runtime import cgroups, confinement, steps, terminal
 
 VERSION = "0.1"
 OCI_VERSION = "1.0.2"
@@ -53,9 +55,16 @@ HOOKS = {"prestart": "create, once the namespaces are made, before the container
          "createRuntime": "create, just after the prestart hooks",
          "poststart": "start, once the command has been let go",
          "poststop": "delete, once the container is gone"}
-# The devices every container has, whatever config.json lists (runc's).
+# The devices every container has, whatever config.json lists (runc's), and
+# the device cgroup's rules that let them open, after the spec's own: its
+# terminals too (/dev/pts/*, /dev/ptmx), and mknod (m) of any, not opening it.
 DEFAULT_DEVICES = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
                    "/dev/tty"]
+DEFAULT_DEVICE_RULES = [{"allow": True, "type": kind, "major": major, "minor": minor,
+                         "access": access} for kind, major, minor, access in (
+    ("c", None, None, "m"), ("b", None, None, "m"), ("c", 1, 3, "rwm"), ("c", 1, 5, "rwm"),
+    ("c", 1, 7, "rwm"), ("c", 1, 8, "rwm"), ("c", 1, 9, "rwm"), ("c", 5, 0, "rwm"),
+    ("c", 136, None, "rwm"), ("c", 5, 2, "rwm"))]
 
 
 class Refusal(Exception):
@@ -76,10 +85,7 @@ def state_root(given):
     """
     root = given or ("/run/oci.py" if os.geteuid() == 0 else
                      os.path.join(os.environ.get("XDG_RUNTIME_DIR") or "/tmp", "oci.py"))
-    try:
-        os.mkdir(root, 0o700)
-    except FileExistsError:
-        pass
+    os.makedirs(root, 0o700, exist_ok=True)  # Docker's shim names one in a folder not made yet
     status = os.lstat(root)
     if status.st_uid != os.geteuid() or status.st_mode & 0o022 or not os.path.isdir(root):
         raise Refusal(f"--root {root}: not a directory of yours that only you may write")
@@ -169,8 +175,6 @@ def _spec_of(config, bundle):
         raise Refusal("process.args: a command is a list of strings, the first its program")
     if not str(process["cwd"]).startswith("/"):
         raise Refusal(f"process.cwd {process['cwd']}: not an absolute path")
-    if process.get("terminal"):
-        raise Refusal("process.terminal: not applied by oci.py yet (run it without a terminal)")
     namespaces = linux.get("namespaces", [])
     for namespace in namespaces:
         if namespace["type"] not in steps.NAMESPACE_FILES:
@@ -204,13 +208,10 @@ def _spec_of(config, bundle):
                                  if device["path"] not in DEFAULT_DEVICES]
     user = process.get("user", {})
     return {
-        "process": {"terminal": False, "user": {}, "args": args, "env": process.get("env", []),
+        "process": {"terminal": bool(process.get("terminal")), "user": user, "args": args, "env": process.get("env", []),
                     "cwd": process["cwd"], "noNewPrivileges": bool(process.get(
                         "noNewPrivileges")), **({"capabilities": process["capabilities"]}
-                                                if "capabilities" in process else {}),
-                    "ids": (int(user.get("uid", 0)), int(user.get("gid", 0)),
-                            [int(gid) for gid in user.get("additionalGids", [])]),
-                    "umask": int(user.get("umask", 0o022))},
+                                                if "capabilities" in process else {})},
         "root": {"path": root, "readonly": bool(config["root"].get("readonly"))},
         "hostname": config.get("hostname") or "",
         "mounts": mounts,
@@ -242,7 +243,7 @@ def resources_of(given):
     if cpu.get("quota", 0) > 0:
         resources["cpu"] = {"quota": cpu["quota"], "period": cpu.get("period") or 100_000}
     if given.get("devices"):
-        resources["devices"] = given["devices"]
+        resources["devices"] = given["devices"] + DEFAULT_DEVICE_RULES
     unapplied = [f"{kind}.{key}" for kind, values in given.items()
                  if isinstance(values, dict) for key, value in values.items()
                  if value and key not in {"memory": ("limit", "swap"), "pids": ("limit",),
@@ -290,6 +291,39 @@ def warn(state, point):
 
 # --- the container's last steps: PID 1 waits for start, then is the command -----------
 
+def found_on_path(args):
+    """Refuse a command PATH does not have, in runc's words, which clients read.
+
+    Docker exits 127 on "executable file not found".
+    """
+    if "/" not in args[0] and shutil.which(args[0]) is None:
+        raise libns.ChildError(errno.ENOENT, f"exec: \"{args[0]}\": executable file not found"
+                               " in $PATH", 127)
+
+
+def exec_checked(args, detach=False):
+    """execvp() the command, found on PATH; with `detach`, to outlive its parent."""
+    found_on_path(args)
+    if detach:
+        # The caller exits, and this process must outlive it.
+        libns.set_parent_death_signal(0)
+    libns.execvp(libns.command_bytes(args))
+
+
+def ids_of(user):
+    """become() for an OCI process.user, or None for root: groups, gid, uid, in that order."""
+    uid, gid = int(user.get("uid", 0)), int(user.get("gid", 0))
+    groups = [int(group) for group in user.get("additionalGids", [])]
+    if (uid, gid, groups) == (0, 0, []):
+        return None
+
+    def become():
+        os.setgroups(groups)
+        os.setgid(gid)
+        os.setuid(uid)
+    return become
+
+
 def wait_then_exec(fifo, spec):
     """steps.create's last step for a runtime: confine, wait for `start`, exec the command.
 
@@ -298,38 +332,31 @@ def wait_then_exec(fifo, spec):
     the fifo, is not dumpable, and has the container's capabilities,
     seccomp filter and ids already.  execve() replaces it whole.
     """
-    def pid_1(process, linux):
-        args = process["args"]
-        if "/" not in args[0] and shutil.which(args[0]) is None:
-            # runc's words: clients read them (Docker exits 127 on them).
-            raise libns.ChildError(errno.ENOENT, f"exec: \"{args[0]}\": executable file not"
-                                   " found in $PATH", 127)
+    def pid_1(process, linux, pts):
+        found_on_path(process["args"])  # refused while create can still say it
+        if pts is not None:
+            terminal.attach(pts)  # its master end is the client's (--console-socket)
+            os.close(pts)
         if spec["root"]["readonly"]:
             libns.mount(None, "/", None, libns.MS_REMOUNT | libns.MS_BIND | libns.MS_RDONLY
                         | libns.MS_NODEV)
         libns.close_fds_from_3_except(keep=(fifo,))
-        uid, gid, groups = process["ids"]
-
-        def become():
-            os.setgroups(groups)
-            os.setgid(gid)
-            os.setuid(uid)
-        confinement.confine(process, linux.get("seccomp"),
-                            become if (uid, gid, groups) != (0, 0, []) else None)
+        confinement.confine(process, linux.get("seccomp"), ids_of(process["user"]))
         libns.set_dumpable(False)  # no process of the container may open our /proc files
-        os.umask(process["umask"])
+        os.umask(int(process["user"].get("umask", 0o022)))
         # create has done its part: it exits, and this process must outlive it.
         libns.set_parent_death_signal(0)
         libns.end_setup()
         os.read(fifo, 1)  # until start writes its byte
         os.close(fifo)
-        libns.execvp(libns.command_bytes(args))
+        exec_checked(process["args"])
     return pid_1
 
 
-def create(root, bundle, container_id, pid_file=None):
+def create(root, bundle, container_id, pid_file=None, console_socket=None):
     """The container, created: PID 1 waits on the fifo; its state written; its pid returned."""
     spec = spec_of(os.path.abspath(bundle))
+    console = connected(console_socket, spec["process"]["terminal"])
     directory = container_directory(root, container_id)
     try:
         os.mkdir(directory, 0o700)
@@ -362,25 +389,43 @@ def create(root, bundle, container_id, pid_file=None):
         # O_NONBLOCK, which fails (ENXIO) once no reader is left.
         fifo = os.open(os.path.join(directory, FIFO), os.O_RDWR | os.O_CLOEXEC)
         try:
-            pid = libns.clone(lambda argv: steps.create(spec, None, None, cgroup,
+            pid = libns.clone(lambda argv: steps.create(spec, None, console, cgroup,
                                                         wait_then_exec(fifo, spec)),
                               libns.map_stack(), steps.clone_flags_of(spec),
                               spec["process"]["args"], id_map=steps.id_map_of(spec["linux"]),
                               prepare=prepare)
         finally:
             os.close(fifo)
+            if console is not None:
+                console.close()
         write_state(directory, {**state, "pid": pid, "status": "created",
                                 "start time": start_time(pid)[0]})
         if pid_file:
-            # As runc writes it: the decimal pid, no newline, whole or not at all.
-            temporary = f"{pid_file}.{os.getpid()}.tmp"
-            with open(temporary, "w") as file:
-                file.write(str(pid))
-            os.replace(temporary, pid_file)
+            write_pid_file(pid_file, pid)
     except BaseException:
         forget(directory, state, pid)
         raise
     return pid
+
+
+def connected(path, with_terminal):
+    """The client's --console-socket, connected, where the process has a terminal; else None.
+
+    The container's PID 1 sends the master end of its terminal there
+    (SCM_RIGHTS): the client (conmon, Docker's shim) relays it.
+    """
+    if not with_terminal:
+        return None
+    if not path:
+        raise Refusal("process.terminal: the terminal's master end goes to --console-socket"
+                      " SOCKET, which is missing")
+    console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        console.connect(path)
+    except OSError as error:
+        console.close()
+        raise Refusal(f"--console-socket {path}: {error.strerror}") from None
+    return console
 
 
 def forget(directory, state, pid=None):
@@ -409,6 +454,80 @@ def start(root, container_id):
         os.close(fifo)
     os.unlink(os.path.join(directory, FIFO))  # from now on, running
     warn({**state, "status": "running"}, "poststart")
+
+
+def exec_in(root, container_id, process_file, pid_file=None, detach=False,
+            console_socket=None):
+    """A second process in a running container, as docker exec starts one; its returncode.
+
+    enter.py's steps: the container's cgroup, then its namespaces, root and
+    working directory (setns, chroot); the process from `process_file`
+    (exec --process: args, env, cwd, user, capabilities) is a child made
+    there, in the container's PID namespace, confined as PID 1 was, with
+    the container's seccomp filter.  --detach: leave it running.
+    """
+    _, state = read_state(root, container_id)
+    if state["status"] != "running":
+        raise Refusal(f"container {container_id} is {state['status']}: nothing to exec in")
+    try:
+        with open(process_file) as file:
+            process = json.load(file)
+        with open(os.path.join(state["bundle"], "config.json")) as file:
+            profile = json.load(file).get("linux", {}).get("seccomp")
+        args, env, cwd = process["args"], process.get("env", []), process.get("cwd", "/")
+        become = ids_of(process.get("user", {}))
+    except OSError as error:
+        raise Refusal(f"exec --process {process_file}: {error.strerror}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise Refusal(f"exec --process {process_file}: not an OCI process ({error})") from None
+    console = connected(console_socket, process.get("terminal"))
+    # What is the host's, reached before its paths are out of reach (chroot).
+    folder = os.open(os.path.dirname(os.path.abspath(pid_file)), os.O_PATH | os.O_CLOEXEC) \
+        if pid_file else None
+    for directory in state["cgroups"]:
+        with open(os.path.join(directory, "cgroup.procs"), "w") as procs:
+            procs.write(str(os.getpid()))
+    enter.enter(str(state["pid"]))
+
+    def child_exec(argv):
+        if console is not None:
+            pts = terminal.open_inside(console)  # in the container's own devpts
+            terminal.attach(pts)
+            os.close(pts)
+        libns.set_environment(dict(item.split("=", 1) for item in env if "=" in item))
+        os.chdir(cwd)
+        confinement.confine({"noNewPrivileges": bool(process.get("noNewPrivileges")),
+                             **({"capabilities": process["capabilities"]}
+                                if "capabilities" in process else {})}, profile, become)
+        libns.set_dumpable(False)
+        exec_checked(args, detach)
+    pid = libns.clone(child_exec, libns.map_stack(), 0, args)
+    if console is not None:
+        console.close()
+    if pid_file:
+        write_pid_file(pid_file, pid, folder)
+    return None if detach else libns.waitpid(pid)
+
+
+def write_pid_file(path, pid, folder=None):
+    """As runc writes it: the decimal pid, no newline, whole or not at all.
+
+    `folder`: the descriptor of the file's folder, opened before a chroot.
+    """
+    if folder is None:
+        folder = os.open(os.path.dirname(os.path.abspath(path)), os.O_PATH | os.O_CLOEXEC)
+    name = os.path.basename(path)
+    temporary = f".{name}.{os.getpid()}.tmp"
+    try:
+        file = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644,
+                       dir_fd=folder)
+        try:
+            os.write(file, str(pid).encode())
+        finally:
+            os.close(file)
+        os.replace(temporary, name, src_dir_fd=folder, dst_dir_fd=folder)
+    finally:
+        os.close(folder)
 
 
 def kill(root, container_id, name="TERM", every=False):
@@ -460,12 +579,12 @@ def delete(root, container_id, force=False):
     forget(directory, state)
 
 
-def run(root, bundle, container_id, pid_file=None, detach=False):
+def run(root, bundle, container_id, pid_file=None, detach=False, console_socket=None):
     """create and start; wait for the command, as runc run does, and return its returncode.
 
     --detach: leave it running, as create and start would (None).
     """
-    pid = create(root, bundle, container_id, pid_file)
+    pid = create(root, bundle, container_id, pid_file, console_socket)
     directory, state = read_state(root, container_id)
     try:
         start(root, container_id)
@@ -495,9 +614,12 @@ def features():
 
 COMMANDS = {"create": {"--bundle": ".", "--pid-file": None, "--console-socket": None},
             "start": {}, "state": {}, "kill": {"--all": False}, "delete": {"--force": False},
-            "run": {"--bundle": ".", "--pid-file": None, "--detach": False},
+            "run": {"--bundle": ".", "--pid-file": None, "--detach": False,
+                    "--console-socket": None},
             "list": {"--format": "table", "--quiet": False}, "features": {},
-            "ps": {"--format": "table"}}
+            "ps": {"--format": "table"},
+            "exec": {"--process": None, "--pid-file": None, "--detach": False,
+                     "--console-socket": None, "--tty": False, "--cwd": None}}
 GLOBAL = {"--root": None, "--log": None, "--log-format": "text", "--debug": False,
           "--systemd-cgroup": False, "-v": False}
 
@@ -536,7 +658,10 @@ def main(args):
         return 0
     values, args = options(args, {**GLOBAL, "--version": False}, "oci.py")
     libns.tracing = values["-v"]
-    log.update(path=values["--log"], json=values["--log-format"] == "json")
+    if values["--log"]:
+        # Opened now: exec reads the container's files after it has entered
+        # it (chroot), where this path would name another file.
+        log.update(file=open(values["--log"], "a"), json=values["--log-format"] == "json")
     if values["--version"] or args[:1] == ["--version"]:
         libns.write_stdout(f"oci.py version {VERSION}\nspec: {OCI_VERSION}\n")
         return 0
@@ -555,10 +680,11 @@ def main(args):
         raise Refusal(f"{command}: the container's id is missing\n{usage()}")
     container_id, rest = operands[0], operands[1:]
     if command == "create":
-        create(root, given["--bundle"], container_id, given["--pid-file"])
+        create(root, given["--bundle"], container_id, given["--pid-file"],
+               given["--console-socket"])
     elif command == "run":
         returncode = run(root, given["--bundle"], container_id, given["--pid-file"],
-                         given["--detach"])
+                         given["--detach"], given["--console-socket"])
         if returncode is not None:
             libns.exit(returncode)
     elif command == "start":
@@ -568,6 +694,13 @@ def main(args):
         libns.write_stdout(json.dumps(public(state), indent=2) + "\n")
     elif command == "kill":
         kill(root, container_id, *rest[:1], every=given["--all"])
+    elif command == "exec":
+        if not given["--process"]:
+            raise Refusal("exec: --process FILE is needed (an OCI process, as clients write it)")
+        returncode = exec_in(root, container_id, given["--process"], given["--pid-file"],
+                             given["--detach"], given["--console-socket"])
+        if returncode is not None:
+            libns.exit(returncode)
     elif command == "ps":
         pids = processes(read_state(root, container_id)[1])
         if given["--format"] == "json":
@@ -592,18 +725,18 @@ def list_containers(root, quiet):
     return 0
 
 
-log = {"path": None, "json": False}
+log = {"file": None, "json": False}
 
 
 def fail(message, status):
     """One line on stderr; with --log, in the log too, as JSON with --log-format json (Docker)."""
-    if log["path"]:
+    if log["file"]:
         line = json.dumps({"level": "error", "msg": message,
                            "time": datetime.datetime.now(datetime.timezone.utc).isoformat()}) \
             if log["json"] else message
         try:
-            with open(log["path"], "a") as file:
-                file.write(line + "\n")
+            log["file"].write(line + "\n")
+            log["file"].flush()
         except OSError:
             pass  # stderr has it still
     libns.exit_with_message(message, status)

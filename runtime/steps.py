@@ -78,7 +78,7 @@ def create(spec, layer_trees, init_end, cgroup=None, pid_1=None):
     mounts while the host's files can still be reached, then the switch to
     the new root, then what the process keeps, and the confinement last,
     as it would refuse the calls of the steps before it.  `pid_1(process,
-    linux)`, an OCI runtime's last step (oci.py), takes the place of the
+    linux, pts)`, an OCI runtime's last step (oci.py), takes the place of the
     init: it confines and execs the command itself as PID 1.
     """
     process, linux = spec["process"], spec["linux"]
@@ -105,7 +105,7 @@ def create(spec, layer_trees, init_end, cgroup=None, pid_1=None):
         init.start_clocks_near_zero()
     pts = terminal.open_inside(init_end) if process["terminal"] else None
     if pid_1 is not None:
-        pid_1(process, linux)
+        pid_1(process, linux, pts)
     confinement.confine(process, linux.get("seccomp"))
     init.init(process["args"], pts, process["user"].get("username"))
 

@@ -52,7 +52,8 @@ def open_inside(init_end):
     moment before the command opens it.
     """
     master, pts = os.openpty()
-    copy_window_size(0, master)  # stdin is still your terminal here
+    if os.isatty(0):  # stdin is still your terminal here; an OCI client sets the size later
+        copy_window_size(0, master)
     init_end.sendmsg([b"t"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", master))])
     os.close(master)
     init_end.close()

@@ -206,12 +206,12 @@ def _spec_of(config, bundle):
         resources = {"pids": {"limit": "max"}}  # a cgroup of its own, to show there
     devices = DEFAULT_DEVICES + [device["path"] for device in linux.get("devices", [])
                                  if device["path"] not in DEFAULT_DEVICES]
-    user = process.get("user", {})
     return {
-        "process": {"terminal": bool(process.get("terminal")), "user": user, "args": args, "env": process.get("env", []),
-                    "cwd": process["cwd"], "noNewPrivileges": bool(process.get(
-                        "noNewPrivileges")), **({"capabilities": process["capabilities"]}
-                                                if "capabilities" in process else {})},
+        "process": {"terminal": bool(process.get("terminal")), "user": process.get("user", {}),
+                    "args": args, "env": process.get("env", []), "cwd": process["cwd"],
+                    "noNewPrivileges": bool(process.get("noNewPrivileges")),
+                    **({"capabilities": process["capabilities"]}
+                       if "capabilities" in process else {})},
         "root": {"path": root, "readonly": bool(config["root"].get("readonly"))},
         "hostname": config.get("hostname") or "",
         "mounts": mounts,

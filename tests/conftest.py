@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from helpers import (CAP_SYS_ADMIN, C_TWIN, OUR_QUEUE_MODE, ROOT, TIMEOUT, cgroups_refusal,
-                     copy_programs, host_state, read)
+                     copy_programs, host_state, make_tiny_rootfs, read)
 
 
 @pytest.fixture(scope="session")
@@ -55,17 +55,7 @@ def visible_dir():
 @pytest.fixture
 def tiny_rootfs(visible_dir):
     """A root file system with sh, cat, ls and sleep from the host and their libraries."""
-    root = visible_dir / "rootfs"
-    for name in ("bin", "proc", "dev", "sys", "tmp"):
-        (root / name).mkdir(parents=True)
-    for program in ("sh", "cat", "ls", "sleep"):
-        path = shutil.which(program)
-        shutil.copy(path, root / "bin" / program)
-        libraries = subprocess.run(["ldd", path], capture_output=True, text=True).stdout
-        for word in libraries.split():
-            if word.startswith("/") and os.path.exists(word):
-                (root / word[1:]).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(word, root / word[1:])
+    root = make_tiny_rootfs(visible_dir / "rootfs")
     visible_dir.chmod(0o755)
     return root
 

@@ -28,6 +28,22 @@ def copy_programs(folder):
                     ignore=shutil.ignore_patterns("__pycache__"))
 
 
+def make_tiny_rootfs(root, programs=("sh", "cat", "ls", "sleep")):
+    """A root file system at `root` of the host's `programs` and their libraries; `root`."""
+    import shutil
+    for name in ("bin", "proc", "dev", "sys", "tmp"):
+        (root / name).mkdir(parents=True)
+    for program in programs:
+        path = shutil.which(program)
+        shutil.copy(path, root / "bin" / program)
+        libraries = subprocess.run(["ldd", path], capture_output=True, text=True).stdout
+        for word in libraries.split():
+            if word.startswith("/") and os.path.exists(word):
+                (root / word[1:]).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(word, root / word[1:])
+    return root
+
+
 # Each stage, and the namespaces its child does not share with the host.
 STAGES = {
     "base.py": set(),

@@ -23,7 +23,9 @@ from pathlib import Path
 import pytest
 
 import libns
-from helpers import C_TWIN, ROOT, host_state, read, table_commands
+from helpers import (C_TWIN, ROOT, TIMEOUT, cgroups_left_behind, host_state, make_tiny_rootfs,
+                     read, table_commands, wait_until)
+from terminal import Terminal
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("namespaces_work")]
 
@@ -119,11 +121,12 @@ def docker():
             ["unshare", "--mount", "--propagation", "private", "dockerd", "--bridge=none",
              "--iptables=false", "--ip6tables=false", "--data-root", f"{folder}/data",
              "--exec-root", f"{folder}/exec", "--pidfile", f"{folder}/docker.pid",
-             "--host", socket], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+             "--host", socket, "--add-runtime", f"oci={ROOT / 'oci.py'}"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def run(*arguments, timeout=BUILD_MINUTES * 60):
         return subprocess.run(["docker", *arguments], capture_output=True, text=True,
                               env={**os.environ, "DOCKER_HOST": socket}, timeout=timeout)
+    run.host = socket
 
     namespace = None
     try:
@@ -237,3 +240,84 @@ def test_the_test_suite_passes_inside(docker, image, privileged):
 def test_without_privileged_a_stage_says_what_to_do(docker, image):
     result = docker("run", "--rm", image, "python3", "net.py", "true")
     assert (result.returncode, result.stdout, result.stderr) == (125, "", HINT)
+
+
+
+# --- Docker drives our runtime: docker run --runtime oci (oci.py) ---------------------
+
+@pytest.fixture(scope="module")
+def tiny(docker, tmp_path_factory):
+    """An image of a few of the host's programs, made by docker import, as a rootfs tar."""
+    folder = tmp_path_factory.mktemp("tiny")
+    root = make_tiny_rootfs(folder / "rootfs", ("sh", "cat", "ls", "sleep", "tty", "stty", "true"))
+    subprocess.run(["tar", "-cf", folder / "rootfs.tar", "-C", root, "."], check=True)
+    made = docker("import", str(folder / "rootfs.tar"), "local/tiny")
+    assert made.returncode == 0, made.stderr
+    return "local/tiny"
+
+
+@pytest.fixture
+def ours(docker, tiny):
+    """`docker run --runtime oci ...`; each test leaves no container, state or cgroup."""
+    def run(*arguments):
+        return docker("run", "--runtime", "oci", "--network", "none", *arguments)
+    yield run
+    docker("rm", "--force", *docker("ps", "--all", "--quiet").stdout.split())
+    wait_until(lambda: cgroups_left_behind() == [], "the containers' cgroups are removed")
+    assert docker("ps", "--all", "--quiet").stdout == ""
+
+
+def test_docker_runs_our_runtime_with_the_command_s_status(ours, tiny):
+    assert ours("--rm", tiny, "true").returncode == 0
+    assert ours("--rm", tiny, "sh", "-c", "exit 3").returncode == 3
+    missing = ours("--rm", tiny, "no-such-command")
+    assert missing.returncode == 127
+    assert 'exec: "no-such-command": executable file not found in $PATH' in missing.stderr
+
+
+def test_docker_run_it_gives_a_terminal_of_the_container_s_own(ours, tiny, docker):
+    terminal = Terminal("docker", "run", "--runtime", "oci", "--network", "none", "--rm", "-it",
+                        tiny, "sh", rows=31, columns=97,
+                        env={**os.environ, "DOCKER_HOST": docker.host})
+    terminal.read_until("# ")
+    terminal.type(b"tty\r")
+    terminal.read_until("/dev/pts/0\r\n")
+    # The CLI gives the window's size once the container has started (a
+    # resize through the shim, on the terminal's master end), as with runc.
+    wait_until(lambda: terminal.type(b"stty size\r") or "31 97" in terminal.read_until("# "),
+               "the container's terminal has the window's size")
+    terminal.type(b"exit 4\r")
+    assert terminal.wait() == 4
+
+
+def test_detached_then_exec_top_kill_and_logs(ours, tiny, docker):
+    started = ours("--detach", "--name", "trapper", tiny, "sh", "-c",
+                   "trap 'echo trapped; exit 5' TERM; echo ready; while :; do sleep 0.1; done")
+    assert started.returncode == 0, started.stderr
+    wait_until(lambda: docker("logs", "trapper").stdout == "ready\n", "the container's start")
+    assert docker("exec", "trapper", "sh", "-c", "exit 6").returncode == 6
+    assert docker("exec", "trapper", "cat", "/proc/1/cmdline").stdout.startswith("sh\0-c\0")
+    terminal = Terminal("docker", "exec", "-it", "trapper", "tty",
+                        env={**os.environ, "DOCKER_HOST": docker.host})
+    terminal.read_until("/dev/pts/0\r\n")
+    assert terminal.wait() == 0
+    pid = docker("inspect", "--format", "{{.State.Pid}}", "trapper").stdout.strip()
+    top = docker("top", "trapper", "-o", "pid,args").stdout.splitlines()
+    assert [pid, "sh", "-c", "trap"] in [line.split()[:4] for line in top]  # ps cuts the rest
+    assert docker("kill", "--signal", "TERM", "trapper").returncode == 0
+    assert docker("wait", "trapper").stdout == "5\n"
+    assert docker("logs", "trapper").stdout == "ready\ntrapped\n"
+
+
+def test_docker_stop_ends_a_pid_1_that_ignores_term(ours, tiny, docker):
+    assert ours("--detach", "--name", "ignorer", tiny, "sleep", "1000").returncode == 0
+    assert docker("stop", "--time", "1", "ignorer").returncode == 0
+    assert docker("wait", "ignorer").stdout == "137\n"  # SIGKILL, after the second
+
+
+def test_docker_s_limits_are_read_back_inside_and_enforced(ours, tiny):
+    result = ours("--rm", "--memory", "64m", "--pids-limit", "50", tiny, "sh", "-c",
+                  "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max;"
+                  " i=0; while [ $i -lt 60 ]; do sleep 100 & i=$((i+1)); done")
+    assert result.stdout.splitlines() == [str(64 << 20), "50"]
+    assert "Cannot fork" in result.stderr  # the 50th process, sh's own counted

@@ -121,7 +121,8 @@ def docker():
             ["unshare", "--mount", "--propagation", "private", "dockerd", "--bridge=none",
              "--iptables=false", "--ip6tables=false", "--data-root", f"{folder}/data",
              "--exec-root", f"{folder}/exec", "--pidfile", f"{folder}/docker.pid",
-             "--host", socket, "--add-runtime", f"oci={ROOT / 'oci.py'}"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+             "--host", socket, "--add-runtime", f"oci={ROOT / 'oci.py'}"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def run(*arguments, timeout=BUILD_MINUTES * 60):
         return subprocess.run(["docker", *arguments], capture_output=True, text=True,

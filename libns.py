@@ -1532,6 +1532,7 @@ PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_SECCOMP = 22
 PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 SECCOMP_MODE_FILTER = 2
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
@@ -1557,7 +1558,7 @@ def _prctl_checked(option, argument, call):
         raise _error(call.split("(")[0] + " " + call.split("(", 1)[1].rstrip(")"))
 
 
-def keep_only_capabilities(kept, become=None):
+def keep_only_capabilities(kept, become=None, sets=None):
     """Cut root's privileges to the capability names in `kept`, for us and every exec.
 
     See capabilities(7).  Root gets, at execve(2), every capability of the
@@ -1567,6 +1568,9 @@ def keep_only_capabilities(kept, become=None):
     `become()`, between the two, changes the ids (an OCI process.user):
     dropping from the bounding set takes CAP_SETPCAP, which setuid() to
     another user clears, and PR_SET_KEEPCAPS keeps the permitted set to cut.
+    `sets`: the OCI spec's own effective, permitted, inheritable and ambient
+    lists (names), where they are not all `kept`; the ambient ones are
+    raised last, as only a capability both permitted and inheritable may be.
     """
     with open("/proc/sys/kernel/cap_last_cap") as last:
         names = CAPABILITIES[:int(last.read()) + 1]
@@ -1578,16 +1582,23 @@ def keep_only_capabilities(kept, become=None):
         become()
     _prctl_checked(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL,
                    "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)")
-    mask = sum(1 << number for number, name in enumerate(names) if name in kept)
+    sets = sets or {}
+    masks = [sum(1 << number for number, name in enumerate(names) if name in sets.get(kind, kept))
+             for kind in ("effective", "permitted", "inheritable")]
     data = (_CapData * 2)()
     for word in (0, 1):
-        bits = (mask >> (32 * word)) & 0xFFFFFFFF
-        data[word] = _CapData(bits, bits, bits)
+        data[word] = _CapData(*((mask >> (32 * word)) & 0xFFFFFFFF for mask in masks))
     result = _capset(ctypes.byref(_CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)), ctypes.byref(data))
-    _trace(f"capset({{_LINUX_CAPABILITY_VERSION_3, 0}}, {{effective=permitted=inheritable="
-           f"{mask:#x}}})", _result(result, result != 0))
+    _trace("capset({_LINUX_CAPABILITY_VERSION_3, 0}, {effective=%#x, permitted=%#x,"
+           " inheritable=%#x})" % tuple(masks), _result(result, result != 0))
     if result != 0:
         raise _error("capset")
+    for name in sets.get("ambient", ()):
+        result = _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAPABILITIES.index(name), 0, 0)
+        _trace(f"prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_{name})",
+               _result(result, result != 0))
+        if result != 0:
+            raise _error(f"raise the ambient capability CAP_{name}")
 
 
 _clearenv = _prototype(libc.clearenv, ctypes.c_int)

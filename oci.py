@@ -31,6 +31,7 @@ import errno
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -210,10 +211,11 @@ def _spec_of(config, bundle):
         "process": {"terminal": bool(process.get("terminal")), "user": process.get("user", {}),
                     "args": args, "env": process.get("env", []), "cwd": process["cwd"],
                     "noNewPrivileges": bool(process.get("noNewPrivileges")),
-                    **({"capabilities": process["capabilities"]}
+                    "rlimits": rlimits_of(process.get("rlimits", [])),
+                    **({"capabilities": capabilities_of(process["capabilities"])}
                        if "capabilities" in process else {})},
         "root": {"path": root, "readonly": bool(config["root"].get("readonly"))},
-        "hostname": config.get("hostname") or "",
+        "hostname": config.get("hostname") or None,  # none: the one the namespace has
         "mounts": mounts,
         "linux": {"namespaces": namespaces, "devices": [{"path": path} for path in devices],
                   "maskedPaths": linux.get("maskedPaths", []),
@@ -224,6 +226,44 @@ def _spec_of(config, bundle):
         "annotations": config.get("annotations", {}),
         "hooks": hooks,
     }
+
+
+def rlimits_of(given):
+    """process.rlimits as [(resource number, soft, hard)], each checked as setrlimit(2) would."""
+    rlimits = []
+    for rlimit in given:
+        kind, soft, hard = rlimit["type"], rlimit["soft"], rlimit["hard"]
+        if not (kind.startswith("RLIMIT_") and hasattr(resource, kind)):
+            raise Refusal(f"process.rlimits: no such limit {kind!r}")
+        if not (isinstance(soft, int) and isinstance(hard, int) and 0 <= soft <= hard < 1 << 64):
+            raise Refusal(f"process.rlimits {kind}: soft {soft} and hard {hard}: not a limit"
+                          " (0 <= soft <= hard < 2^64)")
+        rlimits.append((getattr(resource, kind), soft, hard))
+    return rlimits
+
+
+def capabilities_of(given):
+    """process.capabilities, checked, with the sets it leaves out empty (as runc has them)."""
+    sets = {kind: list(given.get(kind) or []) for kind in ("bounding", "effective", "permitted",
+                                                           "inheritable", "ambient")}
+    unknown = sorted({name for names in sets.values() for name in names
+                      if name[len("CAP_"):] not in libns.CAPABILITIES or name[:4] != "CAP_"})
+    if unknown:
+        raise Refusal(f"process.capabilities: no such capability {', '.join(unknown)}")
+    return sets
+
+
+def set_rlimits(rlimits):
+    """The process's limits, set before it is confined (raising one may take CAP_SYS_RESOURCE)."""
+    for kind, soft, hard in rlimits:
+        try:
+            resource.setrlimit(kind, (soft, hard))
+        except (OSError, ValueError):  # Python's ValueError: EPERM, a hard limit raised
+            name = next(name for name in dir(resource)
+                        if name.startswith("RLIMIT_") and getattr(resource, name) == kind)
+            raise OSError(errno.EPERM, f"process.rlimits {name} {soft} {hard}: above the hard"
+                          f" limit this runtime has, {resource.getrlimit(kind)[1]}, which only"
+                          " CAP_SYS_RESOURCE may raise") from None
 
 
 def resources_of(given):
@@ -341,6 +381,7 @@ def wait_then_exec(fifo, spec):
             libns.mount(None, "/", None, libns.MS_REMOUNT | libns.MS_BIND | libns.MS_RDONLY
                         | libns.MS_NODEV)
         libns.close_fds_from_3_except(keep=(fifo,))
+        set_rlimits(process["rlimits"])
         confinement.confine(process, linux.get("seccomp"), ids_of(process["user"]))
         libns.set_dumpable(False)  # no process of the container may open our /proc files
         os.umask(int(process["user"].get("umask", 0o022)))
@@ -374,7 +415,7 @@ def create(root, bundle, container_id, pid_file=None, console_socket=None):
         if cgroup is not None:
             cgroup.join(child)
         for point in ("prestart", "createRuntime"):
-            run_hooks({**state, "pid": child}, point)
+            run_hooks({**state, "pid": child, "status": "created"}, point)
     try:
         resources = spec["linux"]["resources"]
         if resources:
@@ -475,7 +516,9 @@ def exec_in(root, container_id, process_file, pid_file=None, detach=False,
         with open(os.path.join(state["bundle"], "config.json")) as file:
             profile = json.load(file).get("linux", {}).get("seccomp")
         args, env, cwd = process["args"], process.get("env", []), process.get("cwd", "/")
-        become = ids_of(process.get("user", {}))
+        become, rlimits = ids_of(process.get("user", {})), rlimits_of(process.get("rlimits", []))
+        capabilities = capabilities_of(process["capabilities"]) \
+            if "capabilities" in process else None
     except OSError as error:
         raise Refusal(f"exec --process {process_file}: {error.strerror}") from None
     except (ValueError, KeyError, TypeError, AttributeError) as error:
@@ -496,9 +539,10 @@ def exec_in(root, container_id, process_file, pid_file=None, detach=False,
             os.close(pts)
         libns.set_environment(dict(item.split("=", 1) for item in env if "=" in item))
         os.chdir(cwd)
+        set_rlimits(rlimits)
         confinement.confine({"noNewPrivileges": bool(process.get("noNewPrivileges")),
-                             **({"capabilities": process["capabilities"]}
-                                if "capabilities" in process else {})}, profile, become)
+                             **({"capabilities": capabilities} if capabilities else {})},
+                            profile, become)
         libns.set_dumpable(False)
         exec_checked(args, detach)
     pid = libns.clone(child_exec, libns.map_stack(), 0, args)
@@ -562,15 +606,16 @@ def signal_number(name):
 
 
 def delete(root, container_id, force=False):
-    """Forget a stopped (or created) container; with --force, kill a running one first."""
+    """Forget a stopped container; with --force, kill a created or running one first."""
     try:
         directory, state = read_state(root, container_id)
     except Refusal:
         if force:
             return  # as runc: nothing to delete is no failure with --force
         raise
-    if state["status"] == "running" and not force:
-        raise Refusal(f"container {container_id} is running: stop it, or delete --force")
+    if state["status"] != "stopped" and not force:
+        raise Refusal(f"container {container_id} is {state['status']}, not stopped: stop it,"
+                      " or delete --force")
     if state["status"] != "stopped":
         os.kill(state["pid"], signal.SIGKILL)
         while status_of(directory, state) != "stopped":

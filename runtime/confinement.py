@@ -55,7 +55,8 @@ def confine(process, profile, become=None):
         libns.load_seccomp_filter(seccomp.compile(profile),
                                   seccomp.describe(profile) if libns.tracing else ())
     if "capabilities" in process:
-        libns.keep_only_capabilities({name[len("CAP_"):]
-                                      for name in process["capabilities"]["bounding"]}, become)
+        sets = {kind: {name[len("CAP_"):] for name in names}
+                for kind, names in process["capabilities"].items()}
+        libns.keep_only_capabilities(sets.pop("bounding", set()), become, sets)
     elif become is not None:
         become()

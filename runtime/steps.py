@@ -94,7 +94,8 @@ def create(spec, layer_trees, init_end, cgroup=None, pid_1=None):
     rootfs.make_devices(root, linux["devices"])
     rootfs.write_files(root, spec.get("files", {}))
     confinement.hide_paths(root, linux["maskedPaths"], linux["readonlyPaths"])
-    libns.sethostname(spec["hostname"])
+    if spec["hostname"] is not None:  # an OCI config may leave the namespace's as it is
+        libns.sethostname(spec["hostname"])
     network.set_up_inside(spec.get("network", {}).get("veth"), has_namespace(linux, "network"))
     rootfs.switch_root(root)
     libns.set_environment(dict(item.split("=", 1) for item in process["env"]))

@@ -12,6 +12,7 @@ inside reaches PyPI as pip here does.
 """
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -266,6 +267,18 @@ def ours(docker, tiny):
     docker("rm", "--force", *docker("ps", "--all", "--quiet").stdout.split())
     wait_until(lambda: cgroups_left_behind() == [], "the containers' cgroups are removed")
     assert docker("ps", "--all", "--quiet").stdout == ""
+
+
+def test_container_md_s_docker_lines_run_with_our_runtime(ours, docker):
+    blocks = re.findall(r"^```sh docker\n(.*?)^```$", read(ROOT / "CONTAINER.md"), re.M | re.S)
+    lines = [line for block in blocks for line in block.splitlines() if line.strip()]
+    assert lines
+    for line in lines:
+        command, _, comment = line.partition("#")  # "# exits N": its status, else 0
+        status = re.search(r"exits (\d+)", comment)
+        assert command.startswith("docker run --runtime oci "), line
+        result = docker(*shlex.split(command)[1:])
+        assert result.returncode == int(status.group(1) if status else 0), result.stderr
 
 
 def test_docker_runs_our_runtime_with_the_command_s_status(ours, tiny):

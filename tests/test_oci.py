@@ -7,6 +7,7 @@ container from outside: /proc/PID, its namespaces, its descriptors.
 """
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -132,7 +133,7 @@ def test_delete_refuses_a_running_container_and_force_kills_it(bundle, oci):
     pid = json.loads(oci("state", "three").stdout)["pid"]
     refused = oci("delete", "three")
     assert (refused.returncode, refused.stderr) == (
-        125, "oci.py: container three is running: stop it, or delete --force\n")
+        125, "oci.py: container three is running, not stopped: stop it, or delete --force\n")
     assert oci("delete", "--force", "three").returncode == 0
     wait_until(lambda: not is_alive(pid), "the container's end")
     assert oci("delete", "--force", "three").returncode == 0  # nothing to delete: no failure
@@ -142,7 +143,9 @@ def test_a_created_container_that_is_deleted_never_runs(bundle, oci, tmp_path):
     folder = bundle(["sh", "-c", f"echo ran > {tmp_path}/ran"])
     assert oci("create", "--bundle", str(folder), "four").returncode == 0
     pid = json.loads(oci("state", "four").stdout)["pid"]
-    assert oci("delete", "four").returncode == 0
+    assert oci("delete", "four").stderr == (
+        "oci.py: container four is created, not stopped: stop it, or delete --force\n")
+    assert oci("delete", "--force", "four").returncode == 0
     wait_until(lambda: not is_alive(pid), "the container's end")
     assert not (tmp_path / "ran").exists()
 
@@ -241,7 +244,7 @@ def test_hooks_run_at_their_points_with_the_state_on_stdin(bundle, oci, tmp_path
     assert oci("start", "eleven").returncode == 0
     assert oci("delete", "--force", "eleven").returncode == 0
     assert [json.loads(line) for line in log.read_text().splitlines()] == [
-        ["prestart", "creating", net, "yes"], ["createRuntime", "creating", net, "yes"],
+        ["prestart", "created", net, "yes"], ["createRuntime", "created", net, "yes"],
         ["poststart", "running", net, "yes"], ["poststop", "stopped", 0, "yes"]]
 
 
@@ -280,8 +283,9 @@ def test_limits_as_docker_sends_them_are_read_back_inside_and_leave_nothing(bund
                      " echo > /dev/null && echo null opens"], limited)
     result = oci("run", "--bundle", str(folder), "fourteen")
     assert (result.returncode, result.stderr) == (0, "")
-    assert result.stdout.splitlines()[-5:] == ["pids", "50", str(64 << 20), "c 1:3 rwm",
-                                               "null opens"]
+    lines = result.stdout.splitlines()
+    assert lines[:5] == ["devices", "memory", "pids", "50", str(64 << 20)]
+    assert "c 1:3 rwm" in lines and "a *:* rwm" not in lines and lines[-1] == "null opens"
     assert cgroups_left_behind() == []
 
 
@@ -306,3 +310,33 @@ def test_ps_lists_the_container_s_processes_and_kill_all_reaches_each(bundle, oc
     assert oci("kill", "--all", "sixteen", "KILL").returncode == 0
     wait_until(lambda: not any(map(is_alive, pids)), "the end of every process")
     assert oci("delete", "sixteen").returncode == 0
+
+
+def test_rlimits_and_every_capability_set_as_the_config_gives_them(bundle, oci):
+    def limited(config):
+        config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 123, "hard": 456}]
+        config["process"]["capabilities"].update(inheritable=["CAP_KILL"], ambient=["CAP_KILL"])
+    folder = bundle(["sh", "-c", "cat /proc/self/limits /proc/self/status"], limited)
+    result = oci("run", "--bundle", str(folder), "seventeen")
+    assert (result.returncode, result.stderr) == (0, "")
+    lines = result.stdout.splitlines()
+    assert next(line for line in lines if line.startswith("Max open files")).split()[3:5] == [
+        "123", "456"]
+    status = dict(line.split(":\t", 1) for line in lines if ":\t" in line)
+    assert (int(status["CapInh"], 16), int(status["CapAmb"], 16)) == (1 << 5, 1 << 5)
+
+
+@pytest.mark.parametrize("rlimit, message", [
+    ({"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5},
+     "process.rlimits RLIMIT_NOFILE: soft 10 and hard 5: not a limit (0 <= soft <= hard < 2^64)"),
+    ({"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}, "process.rlimits: no such limit"
+                                                      " 'RLIMIT_BOGUS'"),
+    ({"type": "RLIMIT_NOFILE", "soft": 1 << 62, "hard": 1 << 62},
+     f"process.rlimits RLIMIT_NOFILE {1 << 62} {1 << 62}: above the hard limit this runtime"
+     f" has, {resource.getrlimit(resource.RLIMIT_NOFILE)[1]}, which only CAP_SYS_RESOURCE may"
+     " raise"),
+], ids=["soft-above-hard", "unknown", "absurd"])
+def test_an_absurd_rlimit_is_one_line_and_nothing_is_left(bundle, oci, rlimit, message):
+    folder = bundle(["sh"], lambda config: config["process"].update(rlimits=[rlimit]))
+    result = oci("create", "--bundle", str(folder), "eighteen")
+    assert (result.returncode, result.stderr) == (125, f"oci.py: {message}\n")

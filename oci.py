@@ -205,19 +205,29 @@ def _spec_of(config, bundle):
     resources = resources_of(linux.get("resources") or {})
     if not resources and any(mount["type"] == "cgroup" for mount in mounts):
         resources = {"pids": {"limit": "max"}}  # a cgroup of its own, to show there
-    devices = DEFAULT_DEVICES + [device["path"] for device in linux.get("devices", [])
-                                 if device["path"] not in DEFAULT_DEVICES]
+    devices = [{"path": path} for path in DEFAULT_DEVICES]
+    for device in linux.get("devices", []):
+        path = device["path"]
+        if not path.startswith("/dev/") or "/../" in f"{path}/" or device.get("type") not in (
+                "c", "b", "u", "p"):
+            raise Refusal(f"linux.devices {path}: a device is c, b, u or p, under /dev, no ..")
+        devices = [known for known in devices if known["path"] != path] + [
+            {**device, "major": int(device.get("major", 0)), "minor": int(device.get("minor", 0))}]
+    score = process.get("oomScoreAdj")
+    if score is not None and not (isinstance(score, int) and -1000 <= score <= 1000):
+        raise Refusal(f"process.oomScoreAdj {score}: not from -1000 to 1000")
     return {
         "process": {"terminal": bool(process.get("terminal")), "user": process.get("user", {}),
                     "args": args, "env": process.get("env", []), "cwd": process["cwd"],
                     "noNewPrivileges": bool(process.get("noNewPrivileges")),
                     "rlimits": rlimits_of(process.get("rlimits", [])),
+                    "oomScoreAdj": process.get("oomScoreAdj"),
                     **({"capabilities": capabilities_of(process["capabilities"])}
                        if "capabilities" in process else {})},
         "root": {"path": root, "readonly": bool(config["root"].get("readonly"))},
         "hostname": config.get("hostname") or None,  # none: the one the namespace has
         "mounts": mounts,
-        "linux": {"namespaces": namespaces, "devices": [{"path": path} for path in devices],
+        "linux": {"namespaces": namespaces, "devices": devices,
                   "maskedPaths": linux.get("maskedPaths", []),
                   "readonlyPaths": linux.get("readonlyPaths", []),
                   "seccomp": linux.get("seccomp"),
@@ -382,6 +392,9 @@ def wait_then_exec(fifo, spec):
                         | libns.MS_NODEV)
         libns.close_fds_from_3_except(keep=(fifo,))
         set_rlimits(process["rlimits"])
+        if process["oomScoreAdj"] is not None:  # lower than ours needs CAP_SYS_RESOURCE
+            with open("/proc/self/oom_score_adj", "w") as file:
+                file.write(str(process["oomScoreAdj"]))
         confinement.confine(process, linux.get("seccomp"), ids_of(process["user"]))
         libns.set_dumpable(False)  # no process of the container may open our /proc files
         os.umask(int(process["user"].get("umask", 0o022)))

@@ -304,13 +304,31 @@ def make_devices(root, devices):
     """
     dev = f"{root}/dev"
     for device in devices:
+        target = f"{root}{device['path']}"
+        if "major" in device and make_device(target, device):
+            continue
         if os.path.exists(device["path"]):
-            open(f"{root}{device['path']}", "w").close()
-            libns.bind_mount(device["path"], f"{root}{device['path']}")
+            open(target, "w").close()
+            libns.bind_mount(device["path"], target)
     os.symlink("pts/ptmx", f"{dev}/ptmx")
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{dev}/{name}")
+
+
+def make_device(target, device):
+    """mknod(2) an OCI linux.devices entry (type, major, minor, fileMode, uid, gid); False
+    where this namespace may not make devices (a user namespace's root), to bind instead."""
+    kinds = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    try:
+        os.mknod(target, kinds[device["type"]] | device.get("fileMode", 0o666),
+                 os.makedev(device["major"], device["minor"]))
+    except PermissionError:
+        return False
+    os.chown(target, device.get("uid", 0), device.get("gid", 0))
+    libns.trace(f"mknod(\"{target}\", {device['type']} {device['major']}:{device['minor']})")
+    return True
 
 
 def switch_root(root):

@@ -340,3 +340,15 @@ def test_an_absurd_rlimit_is_one_line_and_nothing_is_left(bundle, oci, rlimit, m
     folder = bundle(["sh"], lambda config: config["process"].update(rlimits=[rlimit]))
     result = oci("create", "--bundle", str(folder), "eighteen")
     assert (result.returncode, result.stderr) == (125, f"oci.py: {message}\n")
+
+
+def test_devices_and_the_oom_score_as_the_config_gives_them(bundle, oci):
+    def more(config):
+        config["linux"]["devices"] = [{"path": "/dev/ours", "type": "c", "major": 1, "minor": 7,
+                                       "fileMode": 0o640, "uid": 12, "gid": 34}]
+        config["process"]["oomScoreAdj"] = 500
+    folder = bundle(["sh", "-c", "ls -ln /dev/ours; cat /proc/self/oom_score_adj"], more)
+    result = oci("run", "--bundle", str(folder), "nineteen")
+    assert (result.returncode, result.stderr) == (0, "")
+    device, score = result.stdout.splitlines()
+    assert device.split()[:6] == ["crw-r-----", "1", "12", "34", "1,", "7"] and score == "500"

@@ -21,6 +21,9 @@ Everything is measured in one run, side by side, so that the ratios are fair:
   same tar; and container.py's start with the host's
   programs, with --rootfs-rw (a bind), --rootfs (overlayfs over it) and
   --image (the same files as a cached layer).
+- an OCI runtime: what each call of oci.py costs (create, start, delete,
+  and run, which is all three and the wait), beside runc's, where runc is
+  installed, with the same bundle.
 
 Usage: python3 bench.py [--quick] [--json] [--python PATH]   (as root: stages need it)
 Figures are medians in milliseconds.  Nothing here is a test: a busy machine
@@ -352,18 +355,24 @@ def container_capabilities():
     return container.DOCKER_CAPABILITIES
 
 
+def rootfs_of_true(folder):
+    """A root file system of the host's `true` and its libraries, in `folder`; its path."""
+    rootfs = Path(folder) / "rootfs"
+    for name in ("proc", "dev", "sys", "tmp", "bin"):
+        (rootfs / name).mkdir(parents=True)
+    true = shutil.which("true")
+    shutil.copy(true, rootfs / "bin")
+    libraries = subprocess.run(["ldd", true], capture_output=True, text=True).stdout
+    for path in (word for word in libraries.split() if word.startswith("/")):
+        (rootfs / path[1:]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, rootfs / path[1:])
+    return rootfs
+
+
 def root_starts(python, runs, env):
     """container.py `true`: the host's programs, a rootfs bound, overlaid, and as an image."""
     with tempfile.TemporaryDirectory(dir="/var/tmp") as folder:
-        rootfs = Path(folder) / "rootfs"
-        for name in ("proc", "dev", "sys", "tmp", "bin"):
-            (rootfs / name).mkdir(parents=True)
-        true = shutil.which("true")
-        shutil.copy(true, rootfs / "bin")
-        libraries = subprocess.run(["ldd", true], capture_output=True, text=True).stdout
-        for path in (word for word in libraries.split() if word.startswith("/")):
-            (rootfs / path[1:]).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(path, rootfs / path[1:])
+        rootfs = rootfs_of_true(folder)
         layer_bytes = io.BytesIO()
         with tarfile.open(fileobj=layer_bytes, mode="w") as tar:
             tar.add(rootfs, ".")
@@ -401,6 +410,47 @@ def root_starts(python, runs, env):
             "container.py --image FILE.gz (cached)": gzip_run + ["/bin/true"]}, runs, env)
 
 
+# A bundle's config.json for `true`, as `runc spec` writes one, less the terminal.
+OCI_CONFIG = {
+    "ociVersion": "1.0.2", "root": {"path": "rootfs", "readonly": True},
+    "process": {"args": ["/bin/true"], "cwd": "/", "env": ["PATH=/bin"], "user": {"uid": 0,
+                                                                                   "gid": 0}},
+    "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
+               {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+                "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+               {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+                "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]}],
+    "linux": {"namespaces": [{"type": kind} for kind in ("pid", "network", "ipc", "uts",
+                                                         "mount")]}}
+CALLS = ("create", "start", "delete", "run")
+
+
+def runtime_calls(python, runs, env):
+    """{runtime call: summary}: oci.py's create, start, delete and run, and runc's beside."""
+    with tempfile.TemporaryDirectory(dir="/var/tmp") as folder:
+        rootfs_of_true(folder)
+        with open(f"{folder}/config.json", "w") as config:
+            json.dump(OCI_CONFIG, config)
+        runtimes = {"oci.py": [python, str(HERE / "oci.py"), "--root", f"{folder}/oci.py"]}
+        if shutil.which("runc"):
+            runtimes["runc"] = ["runc", "--root", f"{folder}/runc"]
+        samples = {f"{name} {call}": [] for name in runtimes for call in CALLS}
+        for _ in range(runs):
+            for name, runtime in runtimes.items():
+                for call in CALLS:
+                    if call == "delete":  # once `true` has ended: not part of the cost
+                        while '"stopped"' not in subprocess.run(
+                                runtime + ["state", "bench"], capture_output=True,
+                                text=True, check=True).stdout:
+                            time.sleep(0.001)
+                    arguments = ["--bundle", folder] if call in ("create", "run") else []
+                    started = time.perf_counter()
+                    subprocess.run(runtime + [call, *arguments, "bench"], check=True, env=env,
+                                   stdout=subprocess.DEVNULL)
+                    samples[f"{name} {call}"].append(time.perf_counter() - started)
+        return {name: summary(times) for name, times in samples.items()}
+
+
 def measure(quick, python):
     # With libns compiled for `python`, as every run but a checkout's first
     # has it: with PYTHONDONTWRITEBYTECODE set (as here, and in many Docker
@@ -422,6 +472,7 @@ def measure(quick, python):
         "seccomp": seccomp_costs(3 if quick else 30),
         "image unpack": unpacking(1 if quick else 5),
         "container start-up ms": root_starts(python, runs, env),
+        "OCI runtime ms": runtime_calls(python, runs, env),
     }
 
 
@@ -471,6 +522,9 @@ def print_table(results):
           " sha256)\n")
     print(f"{'container.py, start-up, ms':44} {'median':>8} {'min':>8} {'max':>8}")
     for name, row in results["container start-up ms"].items():
+        print(f"{name:44} {row['median']:8.1f} {row['min']:8.1f} {row['max']:8.1f}")
+    print(f"\n{'an OCI runtime, each call, ms':44} {'median':>8} {'min':>8} {'max':>8}")
+    for name, row in results["OCI runtime ms"].items():
         print(f"{name:44} {row['median']:8.1f} {row['min']:8.1f} {row['max']:8.1f}")
 
 

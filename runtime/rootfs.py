@@ -310,10 +310,14 @@ def make_devices(root, devices):
         if os.path.exists(device["path"]):
             open(target, "w").close()
             libns.bind_mount(device["path"], target)
-    os.symlink("pts/ptmx", f"{dev}/ptmx")
-    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
-        os.symlink(target, f"{dev}/{name}")
+    for name, target in (("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"),
+                         ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2")):
+        try:
+            os.symlink(target, f"{dev}/{name}")
+        except FileExistsError:  # a root's own /dev, not a tmpfs: made by an earlier run
+            if os.readlink(f"{dev}/{name}") != target:
+                raise
 
 
 def make_device(target, device):

@@ -2,6 +2,7 @@
 timings belong to the benchmark, never to a test on a noisy machine."""
 import json
 import re
+import shutil
 import subprocess
 import sys
 
@@ -29,7 +30,7 @@ def test_quick_json_has_every_row():
     figures = json.loads(result.stdout)
     assert set(figures) == {"machine", "start-up ms", "import ms", "namespace cost ms",
                             "parallel pid stages", "waiting parent peak KiB", "seccomp",
-                            "image unpack", "container start-up ms"}
+                            "image unpack", "container start-up ms", "OCI runtime ms"}
     assert 0 < figures["seccomp"]["instructions"] <= 4096
     unpacked = figures["image unpack"]
     assert list(unpacked) == ["Python's standard library", "20,000 files of 0 to 700 bytes",
@@ -39,6 +40,9 @@ def test_quick_json_has_every_row():
         assert row["ratio"] == row["ours"] / (row["tar -xf"] + row["sha256sum"])
     assert [name.split()[1] if " " in name else "" for name in figures["container start-up ms"]
             ] == ["(the", *LIMITS_ROW, "--rootfs-rw", "--rootfs", "--image", "--image"]
+    runtimes = ["oci.py", *(["runc"] if shutil.which("runc") else [])]
+    assert list(figures["OCI runtime ms"]) == [f"{runtime} {call}" for runtime in runtimes
+                                               for call in ("create", "start", "delete", "run")]
     assert {"libns", "ctypes", "mmap"} <= set(figures["import ms"])
     assert "signal" not in figures["import ms"]  # _signal: no enums at start-up
     start_up = figures["start-up ms"]
@@ -74,12 +78,17 @@ def test_quick_table_prints_each_section():
     unpacking = lines.index(next(line for line in lines if line.startswith("unpacking a layer")))
     assert [line[:32].strip() for line in lines[unpacking + 1:unpacking + 4]] == [
         "Python's standard library", "20,000 files of 0 to 700 bytes", "4 files of 32 MiB"]
-    assert [line.split("  ")[0] for line in lines[-rows:]] == [
+    starts = lines.index(next(line for line in lines if line.startswith("container.py, start")))
+    assert [line.split("  ")[0] for line in lines[starts + 1:starts + 1 + rows]] == [
         "container.py (the host's programs)",
         *["container.py --memory --pids-limit --cpus"] * len(LIMITS_ROW),
         "container.py --rootfs-rw DIR",
         "container.py --rootfs DIR (overlayfs)", "container.py --image FILE (cached)",
         "container.py --image FILE.gz (cached)"]
+    runtimes = ["oci.py", *(["runc"] if shutil.which("runc") else [])]
+    assert [line.split("  ")[0] for line in lines[starts + rows + 3:]] == [
+        f"{runtime} {call}" for runtime in runtimes for call in ("create", "start", "delete",
+                                                                 "run")]
 
 
 def test_unknown_option_is_refused():

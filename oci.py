@@ -213,6 +213,13 @@ def _spec_of(config, bundle):
             raise Refusal(f"linux.devices {path}: a device is c, b, u or p, under /dev, no ..")
         devices = [known for known in devices if known["path"] != path] + [
             {**device, "major": int(device.get("major", 0)), "minor": int(device.get("minor", 0))}]
+    # Security settings this machine cannot apply are refused, never ignored.
+    for field, value in (("process.apparmorProfile", process.get("apparmorProfile")),
+                         ("process.selinuxLabel", process.get("selinuxLabel")),
+                         ("linux.mountLabel", linux.get("mountLabel"))):
+        if value:
+            raise Refusal(f"{field} {value}: not applied by oci.py (no AppArmor or SELinux"
+                          " here)")
     score = process.get("oomScoreAdj")
     if score is not None and not (isinstance(score, int) and -1000 <= score <= 1000):
         raise Refusal(f"process.oomScoreAdj {score}: not from -1000 to 1000")
@@ -224,7 +231,8 @@ def _spec_of(config, bundle):
                     "oomScoreAdj": process.get("oomScoreAdj"),
                     **({"capabilities": capabilities_of(process["capabilities"])}
                        if "capabilities" in process else {})},
-        "root": {"path": root, "readonly": bool(config["root"].get("readonly"))},
+        "root": {"path": root, "readonly": bool(config["root"].get("readonly")),
+                 "makeMountPoints": True},
         "hostname": config.get("hostname") or None,  # none: the one the namespace has
         "mounts": mounts,
         "linux": {"namespaces": namespaces, "devices": devices,

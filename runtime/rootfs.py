@@ -331,6 +331,7 @@ def make_device(target, device):
     except PermissionError:
         return False
     os.chown(target, device.get("uid", 0), device.get("gid", 0))
+    os.chmod(target, device.get("fileMode", 0o666))  # not the umask's
     libns.trace(f"mknod(\"{target}\", {device['type']} {device['major']}:{device['minor']})")
     return True
 

@@ -89,7 +89,11 @@ def create(spec, layer_trees, init_end, cgroup=None, pid_1=None):
     rootfs.make_mounts_private()
     bind_sources = rootfs.open_bind_sources(spec["mounts"])
     root = rootfs.build_root(spec["root"], layer_trees)
-    rootfs.mount_all(root, spec["mounts"], bind_sources, writable_root="path" in spec["root"],
+    # A --rootfs-rw directory is the user's: no mount point is made in it.
+    # An OCI bundle's root is the runtime's to prepare (makeMountPoints), as runc's.
+    rootfs.mount_all(root, spec["mounts"], bind_sources,
+                     writable_root="path" in spec["root"]
+                     and not spec["root"].get("makeMountPoints"),
                      cgroup=cgroup)
     rootfs.make_devices(root, linux["devices"])
     rootfs.write_files(root, spec.get("files", {}))

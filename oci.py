@@ -176,13 +176,17 @@ def _spec_of(config, bundle):
         raise Refusal("process.args: a command is a list of strings, the first its program")
     if not str(process["cwd"]).startswith("/"):
         raise Refusal(f"process.cwd {process['cwd']}: not an absolute path")
-    namespaces = linux.get("namespaces", [])
-    for namespace in namespaces:
-        if namespace["type"] not in steps.NAMESPACE_FILES:
-            raise Refusal(f"linux.namespaces: no namespace {namespace['type']!r}")
+    namespaces, joined = [], []
+    for namespace in linux.get("namespaces", []):
+        kind = namespace["type"]
+        if kind not in steps.NAMESPACE_FILES:
+            raise Refusal(f"linux.namespaces: no namespace {kind!r}")
+        if any(kind == other["type"] for other in namespaces + joined):
+            raise Refusal(f"linux.namespaces: {kind} is there twice")
         if namespace.get("path"):
-            raise Refusal(f"linux.namespaces: joining the {namespace['type']} namespace of"
-                          f" {namespace['path']} is not applied by oci.py yet")
+            joined.append(checked_namespace(kind, namespace["path"]))
+        else:
+            namespaces.append({"type": kind})
     mounts = []
     for mount in config.get("mounts", []):
         options = list(mount.get("options", []))
@@ -235,6 +239,7 @@ def _spec_of(config, bundle):
                  "makeMountPoints": True},
         "hostname": config.get("hostname") or None,  # none: the one the namespace has
         "mounts": mounts,
+        "joined": joined,
         "linux": {"namespaces": namespaces, "devices": devices,
                   "maskedPaths": linux.get("maskedPaths", []),
                   "readonlyPaths": linux.get("readonlyPaths", []),
@@ -244,6 +249,39 @@ def _spec_of(config, bundle):
         "annotations": config.get("annotations", {}),
         "hooks": hooks,
     }
+
+
+def checked_namespace(kind, path):
+    """{"type", "path"} of a namespace to join, once `path` is one of that kind (ns files)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as error:
+        raise Refusal(f"linux.namespaces {kind} {path}: {error.strerror}") from None
+    try:
+        found = os.readlink(f"/proc/self/fd/{descriptor}").split(":")[0]
+    finally:
+        os.close(descriptor)
+    if found != steps.NAMESPACE_FILES[kind]:
+        raise Refusal(f"linux.namespaces {kind} {path}: not a {kind} namespace")
+    return {"type": kind, "path": path}
+
+
+def join(namespaces, kinds):
+    """setns(2) into the spec's namespaces of these kinds, by path, in setns's order."""
+    by_file = {steps.NAMESPACE_FILES[namespace["type"]]: namespace["path"]
+               for namespace in namespaces if namespace["type"] in kinds}
+    for name in libns.SETNS_ORDER:
+        if name in by_file:
+            descriptor = os.open(by_file[name], os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                libns.setns(descriptor, by_file[name])
+            finally:
+                os.close(descriptor)
+
+
+# The child joins a namespace by path before its first step; a PID namespace
+# takes in only the children of who joins it: the runtime joins it, then clones.
+JOINED_BY_THE_PARENT = ("pid", "time")
 
 
 def rlimits_of(given):
@@ -450,10 +488,13 @@ def create(root, bundle, container_id, pid_file=None, console_socket=None):
         # waits for start's byte.  start opens it for writing with
         # O_NONBLOCK, which fails (ENXIO) once no reader is left.
         fifo = os.open(os.path.join(directory, FIFO), os.O_RDWR | os.O_CLOEXEC)
+
+        def child_exec(argv):
+            join(spec["joined"], set(steps.NAMESPACE_FILES) - set(JOINED_BY_THE_PARENT))
+            steps.create(spec, None, console, cgroup, wait_then_exec(fifo, spec))
         try:
-            pid = libns.clone(lambda argv: steps.create(spec, None, console, cgroup,
-                                                        wait_then_exec(fifo, spec)),
-                              libns.map_stack(), steps.clone_flags_of(spec),
+            join(spec["joined"], JOINED_BY_THE_PARENT)
+            pid = libns.clone(child_exec, libns.map_stack(), steps.clone_flags_of(spec),
                               spec["process"]["args"], id_map=steps.id_map_of(spec["linux"]),
                               prepare=prepare)
         finally:

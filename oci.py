@@ -17,6 +17,7 @@ five calls, each a process of its own that ends at once:
   kill [--all] ID [SIGNAL] a signal to PID 1 (default TERM); --all: to
                            every process of the container's cgroup
   ps [--format json] ID    the pids of the container's processes
+  exec --process F ID      a second process in it (F: an OCI process)
   delete [--force] ID      forget a stopped container (--force: kill it)
 
 `run --bundle DIR ID` is create and start, waiting for the command and
@@ -224,6 +225,15 @@ def _spec_of(config, bundle):
         if value:
             raise Refusal(f"{field} {value}: not applied by oci.py (no AppArmor or SELinux"
                           " here)")
+    if linux.get("rootfsPropagation") in ("shared", "rshared", "unbindable", "runbindable"):
+        raise Refusal(f"linux.rootfsPropagation {linux['rootfsPropagation']}: every mount here"
+                      " is private (slave or private is taken as private)")
+    maps = [linux.get(name) or [] for name in ("uidMappings", "gidMappings")]
+    if any(len(ranges) > 1 for ranges in maps) or bool(maps[0]) != bool(maps[1]) or maps[0] and (
+            maps[0][0]["containerID"], maps[1][0]["containerID"], maps[0][0]["size"]) != (
+            0, 0, maps[1][0]["size"]):
+        raise Refusal("linux.uidMappings, gidMappings: oci.py maps one range each, from id 0"
+                      " and of one size")
     score = process.get("oomScoreAdj")
     if score is not None and not (isinstance(score, int) and -1000 <= score <= 1000):
         raise Refusal(f"process.oomScoreAdj {score}: not from -1000 to 1000")
@@ -240,6 +250,7 @@ def _spec_of(config, bundle):
         "hostname": config.get("hostname") or None,  # none: the one the namespace has
         "mounts": mounts,
         "joined": joined,
+        "sysctl": sysctls_of(linux.get("sysctl") or {}, namespaces + joined),
         "linux": {"namespaces": namespaces, "devices": devices,
                   "maskedPaths": linux.get("maskedPaths", []),
                   "readonlyPaths": linux.get("readonlyPaths", []),
@@ -277,6 +288,37 @@ def join(namespaces, kinds):
                 libns.setns(descriptor, by_file[name])
             finally:
                 os.close(descriptor)
+
+
+# The sysctls of a namespace: writing one changes that namespace only, and
+# so only where the container has it (runc's list).  Any other is the
+# host's whole kernel's, and refused.
+NAMESPACED_SYSCTLS = {
+    "ipc": ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+            "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced", "fs.mqueue."),
+    "network": ("net.",), "uts": ("kernel.hostname", "kernel.domainname")}
+
+
+def sysctls_of(given, namespaces):
+    """linux.sysctl, each of a namespace the container has; [(/proc/sys path, value)]."""
+    kinds = {namespace["type"] for namespace in namespaces}
+    sysctls = []
+    for key, value in given.items():
+        if not any(key == name or name.endswith(".") and key.startswith(name)
+                   for kind in kinds for name in NAMESPACED_SYSCTLS.get(kind, ())) \
+                or "/" in key or ".." in key:
+            raise Refusal(f"linux.sysctl {key}: not one of a namespace this container has"
+                          " of its own: it would change the host's")
+        sysctls.append(("/proc/sys/" + key.replace(".", "/"), str(value)))
+    return sysctls
+
+
+def write_sysctls(sysctls):
+    """In the child, first of all: /proc/sys shows the namespaces of who reads it, its own."""
+    for path, value in sysctls:
+        with open(path, "w") as file:
+            file.write(value)
+        libns.trace(f"write(\"{path}\", \"{value}\")")
 
 
 # The child joins a namespace by path before its first step; a PID namespace
@@ -491,6 +533,7 @@ def create(root, bundle, container_id, pid_file=None, console_socket=None):
 
         def child_exec(argv):
             join(spec["joined"], set(steps.NAMESPACE_FILES) - set(JOINED_BY_THE_PARENT))
+            write_sysctls(spec["sysctl"])
             steps.create(spec, None, console, cgroup, wait_then_exec(fifo, spec))
         try:
             join(spec["joined"], JOINED_BY_THE_PARENT)

@@ -11,6 +11,7 @@ import resource
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -383,3 +384,33 @@ def test_a_namespace_path_that_is_not_one_is_refused(bundle, oci):
     result = oci("create", "--bundle", str(folder), "twenty")
     assert (result.returncode, result.stderr) == (
         125, "oci.py: linux.namespaces user /proc/self/ns/net: not a user namespace\n")
+
+
+def test_a_sysctl_of_the_container_s_namespace_is_its_own_and_the_host_s_is_refused(bundle,
+                                                                                    oci):
+    host = Path("/proc/sys/kernel/shmmax").read_text()
+    folder = bundle(["cat", "/proc/sys/kernel/shmmax", "/proc/sys/net/ipv4/ip_default_ttl"],
+                    lambda config: config["linux"].update(sysctl={
+                        "kernel.shmmax": "12345678", "net.ipv4.ip_default_ttl": "33"}))
+    result = oci("run", "--bundle", str(folder), "twenty-one")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "12345678\n33\n", "")
+    assert Path("/proc/sys/kernel/shmmax").read_text() == host
+    bundle(["true"], lambda config: config["linux"].update(sysctl={"kernel.panic": "0"}))
+    result = oci("create", "--bundle", str(folder), "twenty-two")
+    assert (result.returncode, result.stderr) == (
+        125, "oci.py: linux.sysctl kernel.panic: not one of a namespace this container has of"
+             " its own: it would change the host's\n")
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda linux: linux.update(rootfsPropagation="shared"),
+     "linux.rootfsPropagation shared: every mount here is private (slave or private is taken as"
+     " private)"),
+    (lambda linux: linux.update(uidMappings=[{"containerID": 0, "hostID": 1000, "size": 10}],
+                                gidMappings=[{"containerID": 0, "hostID": 1000, "size": 20}]),
+     "linux.uidMappings, gidMappings: oci.py maps one range each, from id 0 and of one size"),
+], ids=["shared-propagation", "two-sizes-of-id-map"])
+def test_what_oci_py_cannot_apply_is_refused_never_left_out(bundle, oci, change, message):
+    folder = bundle(["sh"], lambda config: change(config["linux"]))
+    result = oci("create", "--bundle", str(folder), "twenty-three")
+    assert (result.returncode, result.stderr) == (125, f"oci.py: {message}\n")

@@ -49,6 +49,7 @@ OCI_VERSION = "1.0.2"
 # runc's: an id names a directory of the state, and nothing else.
 ID = re.compile(r"[\w+.-]{1,1024}\Z", re.ASCII)
 FIFO = "exec.fifo"
+KILL_SECONDS = 10  # how long delete --force waits for a killed PID 1 to end
 STATE = "state.json"
 # The hooks of config.json this runtime runs, at its points: in the runtime's
 # namespaces, by the call that reaches the point.  The two that run inside
@@ -723,8 +724,14 @@ def delete(root, container_id, force=False):
                       " or delete --force")
     if state["status"] != "stopped":
         os.kill(state["pid"], signal.SIGKILL)
-        while status_of(directory, state) != "stopped":
-            time.sleep(0.001)  # not our child: its parent (a subreaper) reaps it
+        deadline = time.monotonic() + KILL_SECONDS
+        while status_of(directory, state) != "stopped":  # not our child: its parent reaps it
+            if time.monotonic() > deadline:
+                raise Refusal(f"container {container_id}: its PID 1 was killed and has not ended"
+                              f" in {KILL_SECONDS} s (the kernel waits for every process of its"
+                              " PID namespace to be reaped: is one a zombie of a parent that"
+                              " never waits?)")
+            time.sleep(0.001)
     warn({**state, "status": "stopped"}, "poststop")
     forget(directory, state)
 

@@ -1344,8 +1344,9 @@ def unshare(flags):
         raise _error(f"unshare {flag_names(flags, exit_signal=False)}")
 
 
-def bind_mount(source, target, read_only=False, nodev=False):
-    """Make the tree at `source` appear at `target` too; optionally read-only, nodev.
+def bind_mount(source, target, read_only=False, nodev=False, nosuid=False, noexec=False):
+    """Make the tree at `source` appear at `target` too; optionally read-only, nodev, nosuid,
+    noexec.
 
     See mount(2), MS_BIND and MS_REMOUNT.  A bind mount is always made with
     the flags of the mounts it copies (MS_REC copies the submounts too);
@@ -1354,14 +1355,23 @@ def bind_mount(source, target, read_only=False, nodev=False):
     mount alone would leave every submount below it writable.
     """
     mount(source, target, None, MS_BIND | MS_REC)
-    attributes = (MOUNT_ATTR_RDONLY if read_only else 0) | (MOUNT_ATTR_NODEV if nodev else 0)
+    attributes = _attributes(read_only, nodev, nosuid, noexec)
     if attributes:
         set_mount_attributes(target, attributes)
 
 
+def _attributes(read_only, nodev, nosuid, noexec):
+    """mount_setattr(2)'s attributes for these switches."""
+    return sum(attribute for attribute, wanted in (
+        (MOUNT_ATTR_RDONLY, read_only), (MOUNT_ATTR_NODEV, nodev), (MOUNT_ATTR_NOSUID, nosuid),
+        (MOUNT_ATTR_NOEXEC, noexec)) if wanted)
+
+
 # <linux/mount.h>: mount_setattr(2)'s attributes, and its flag for a whole tree.
 MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
 MOUNT_ATTR_NODEV = 0x4
+MOUNT_ATTR_NOEXEC = 0x8
 MOUNT_ATTR_IDMAP = 0x00100000
 AT_RECURSIVE = 0x8000
 SYS_mount_setattr = 442  # the same on every architecture, as all syscalls since 5.1
@@ -1395,7 +1405,9 @@ def set_mount_attributes(target, attributes, userns_fd=0):
                                     AT_RECURSIVE | (AT_EMPTY_PATH if by_fd else 0),
                                     ctypes.byref(attr), ctypes.sizeof(attr))
     names = _flag_names(attributes, {"MOUNT_ATTR_RDONLY": MOUNT_ATTR_RDONLY,
+                                     "MOUNT_ATTR_NOSUID": MOUNT_ATTR_NOSUID,
                                      "MOUNT_ATTR_NODEV": MOUNT_ATTR_NODEV,
+                                     "MOUNT_ATTR_NOEXEC": MOUNT_ATTR_NOEXEC,
                                      "MOUNT_ATTR_IDMAP": MOUNT_ATTR_IDMAP})
     if userns_fd:
         names += f", userns_fd={userns_fd}"
@@ -1406,8 +1418,11 @@ def set_mount_attributes(target, attributes, userns_fd=0):
         return
     if by_fd or ctypes.get_errno() not in (errno.ENOSYS, errno.EINVAL):
         raise _error(f"mount_setattr {target if by_fd else os.fsdecode(target)}")
-    flags = (MS_RDONLY if attributes & MOUNT_ATTR_RDONLY else 0) | (
-        MS_NODEV if attributes & MOUNT_ATTR_NODEV else 0)
+    flags = sum(flag for flag, attribute in ((MS_RDONLY, MOUNT_ATTR_RDONLY),
+                                             (MS_NOSUID, MOUNT_ATTR_NOSUID),
+                                             (MS_NODEV, MOUNT_ATTR_NODEV),
+                                             (MS_NOEXEC, MOUNT_ATTR_NOEXEC))
+                if attributes & attribute)
     top = os.path.realpath(target)
     with open("/proc/self/mountinfo") as mountinfo:
         points = [line.split()[4] for line in mountinfo]
@@ -1480,17 +1495,18 @@ def move_mount(tree, target):
                      + (os.readlink(f"/proc/self/fd/{target}") if by_fd else os.fsdecode(target)))
 
 
-def bind_mount_between(source_fd, target_fd, read_only=False, nodev=False):
+def bind_mount_between(source_fd, target_fd, read_only=False, nodev=False, nosuid=False,
+                       noexec=False):
     """bind_mount() from one open descriptor onto another, looking up no path.
 
     For a target in a tree that someone else may change meanwhile: a path
     would be looked up again, and could lead through a link swapped in.
     open_tree(2) clones the tree at `source_fd`, mount_setattr(2) makes the
-    clone read-only or nodev before it is seen anywhere, and move_mount(2)
+    clone read-only, nodev, nosuid or noexec before it is seen anywhere, and move_mount(2)
     puts it on `target_fd`.  Linux 5.12; before it (ENOSYS), bind_mount()
     through /proc/self/fd.
     """
-    attributes = (MOUNT_ATTR_RDONLY if read_only else 0) | (MOUNT_ATTR_NODEV if nodev else 0)
+    attributes = _attributes(read_only, nodev, nosuid, noexec)
     try:
         tree = clone_mount(source_fd)
         try:
@@ -1502,7 +1518,8 @@ def bind_mount_between(source_fd, target_fd, read_only=False, nodev=False):
     except OSError as error:
         if error.errno != errno.ENOSYS:
             raise
-        bind_mount(f"/proc/self/fd/{source_fd}", f"/proc/self/fd/{target_fd}", read_only, nodev)
+        bind_mount(f"/proc/self/fd/{source_fd}", f"/proc/self/fd/{target_fd}", read_only, nodev,
+                   nosuid, noexec)
 
 
 def _locked_flags(path):

@@ -256,7 +256,9 @@ def mount_volume(root, inside, source_fd, flags, create, what):
                                      create, what)
         try:
             libns.bind_mount_between(source_fd, target_fd, read_only=bool(flags & libns.MS_RDONLY),
-                                     nodev=bool(flags & libns.MS_NODEV))
+                                     nodev=bool(flags & libns.MS_NODEV),
+                                     nosuid=bool(flags & libns.MS_NOSUID),
+                                     noexec=bool(flags & libns.MS_NOEXEC))
         finally:
             os.close(target_fd)
     finally:

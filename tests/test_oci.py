@@ -416,3 +416,15 @@ def test_what_oci_py_cannot_apply_is_refused_never_left_out(bundle, oci, change,
     folder = bundle(["sh"], lambda config: change(config["linux"]))
     result = oci("create", "--bundle", str(folder), "twenty-three")
     assert (result.returncode, result.stderr) == (125, f"oci.py: {message}\n")
+
+
+def test_a_bind_mount_keeps_the_options_it_asks_for(bundle, oci, tmp_path):
+    (tmp_path / "shared").mkdir()
+    folder = bundle(["cat", "/proc/self/mountinfo"], lambda config: config["mounts"].append({
+        "destination": "/tmp", "type": "bind", "source": str(tmp_path / "shared"),
+        "options": ["rbind", "rprivate", "nosuid", "nodev", "noexec", "ro"]}))
+    result = oci("run", "--bundle", str(folder), "twenty-four")
+    assert (result.returncode, result.stderr) == (0, "")
+    options = next(line.split()[5] for line in result.stdout.splitlines()
+                   if line.split()[4] == "/tmp")
+    assert set(options.split(",")) >= {"ro", "nosuid", "nodev", "noexec"}

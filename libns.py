@@ -284,8 +284,9 @@ def clone(child_exec, child_stack, clone_flags, argv, id_map=None, prepare=None)
     sure the command dies with the tool; and a failure in the child, before
     the command runs, comes back here as ChildError.  SIGCHLD is always added.
 
-    `id_map`, (uid, gid, count) outside for ids 0.. inside a new user
-    namespace; by default the caller's own uid and gid, for one id.
+    `id_map`, (uid ranges, gid ranges) of a new user namespace, each range
+    (inside, outside, count) as uid_map(5) has it; by default the caller's
+    own uid and gid as 0, for one id.
     `prepare(pid)`, what the parent does for the child before it goes on
     (net_veth.py: the host's end of a veth pair).
 
@@ -314,11 +315,11 @@ def clone(child_exec, child_stack, clone_flags, argv, id_map=None, prepare=None)
     except BaseException:
         handshake.close()
         raise
-    uid, gid, count = id_map or (uid, gid, 1)
+    uid_ranges, gid_ranges = id_map or ([(0, uid, 1)], [(0, gid, 1)])
 
     def prepare_child():
         if in_user_namespace:
-            map_root_user(pid, uid, gid, count)
+            map_ids(pid, uid_ranges, gid_ranges)
         if prepare is not None:
             prepare(pid)
     try:
@@ -1218,9 +1219,21 @@ def map_root_user(pid, uid, gid, count=1):
     Root may map a range, `count` ids from `uid` (container.py --userns), and
     leaves setgroups allowed: the child must drop the host's groups.
     """
-    writes = [("uid_map", f"0 {uid} {count}"), ("setgroups", "deny"),
-              ("gid_map", f"0 {gid} {count}")]
-    for name, line in writes[::2] if count > 1 else writes:
+    map_ids(pid, [(0, uid, count)], [(0, gid, count)])
+
+
+def map_ids(pid, uid_ranges, gid_ranges):
+    """Write the id maps of the user namespace of `pid`: each range (inside, outside, count).
+
+    map_root_user's one line, or several (an OCI config's uidMappings and
+    gidMappings, each of its own size); one id alone is mapped as an
+    ordinary user may, setgroups denied first.
+    """
+    lines = ["\n".join(f"{inside} {outside} {count}" for inside, outside, count in ranges)
+             for ranges in (uid_ranges, gid_ranges)]
+    writes = [("uid_map", lines[0]), ("setgroups", "deny"), ("gid_map", lines[1])]
+    single = all(len(ranges) == 1 and ranges[0][2] == 1 for ranges in (uid_ranges, gid_ranges))
+    for name, line in writes if single else writes[::2]:
         path = f"/proc/{pid}/{name}"
         try:
             with open(path, "w") as map_file:
@@ -1232,8 +1245,8 @@ def map_root_user(pid, uid, gid, count=1):
         _trace(f'write("{path}", "{line}")', len(line))
 
 
-def user_namespace(uid, gid, count):
-    """A new user namespace whose ids 0 to count-1 are `uid`, `gid`... outside: its descriptor.
+def user_namespace(uid_ranges, gid_ranges):
+    """A new user namespace with these id maps (map_ids): its descriptor.
 
     For an id-mapped mount (clone_mount), which maps by a user namespace,
     not by numbers.  A child made for this alone unshares one, the parent
@@ -1257,7 +1270,7 @@ def user_namespace(uid, gid, count):
     try:
         if os.read(ready_read, 1) != b"\0":
             raise OSError(errno.EPERM, "unshare CLONE_NEWUSER, for an id map: refused")
-        map_root_user(pid, uid, gid, count)
+        map_ids(pid, uid_ranges, gid_ranges)
         return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
     finally:
         os.close(done_write)

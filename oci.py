@@ -17,6 +17,8 @@ five calls, each a process of its own that ends at once:
   kill [--all] ID [SIGNAL] a signal to PID 1 (default TERM); --all: to
                            every process of the container's cgroup
   ps [--format json] ID    the pids of the container's processes
+  pause ID, resume ID      freeze every process of it where it is, thaw them
+  update --resources F ID  new limits (F: linux.resources as JSON, - for stdin)
   exec --process F ID      a second process in it (F: an OCI process)
   delete [--force] ID      forget a stopped container (--force: kill it)
 
@@ -131,11 +133,13 @@ def start_time(pid):
 
 
 def status_of(directory, state):
-    """created (PID 1 waits on the fifo), running, or stopped (gone, or a zombie)."""
+    """created (PID 1 waits on the fifo), running, paused (frozen), or stopped (gone, a zombie)."""
     found = start_time(state["pid"])
     if found is None or found[0] != state["start time"] or found[1]:
         return "stopped"
-    return "created" if os.path.exists(os.path.join(directory, FIFO)) else "running"
+    if os.path.exists(os.path.join(directory, FIFO)):
+        return "created"
+    return "paused" if state["cgroups"] and cgroups.is_frozen(state["cgroups"]) else "running"
 
 
 def public(state):
@@ -209,8 +213,9 @@ def _spec_of(config, bundle):
             if not str(hook["path"]).startswith("/"):
                 raise Refusal(f"hooks.{point}: {hook['path']}: not an absolute path")
     resources = resources_of(linux.get("resources") or {})
-    if not resources and any(mount["type"] == "cgroup" for mount in mounts):
-        resources = {"pids": {"limit": "max"}}  # a cgroup of its own, to show there
+    cgroups_path = linux.get("cgroupsPath") or ""
+    if not isinstance(cgroups_path, str) or ".." in cgroups_path.split("/"):
+        raise Refusal(f"linux.cgroupsPath {cgroups_path}: a path in the cgroup tree, without ..")
     devices = [{"path": path} for path in DEFAULT_DEVICES]
     for device in linux.get("devices", []):
         path = device["path"]
@@ -230,11 +235,13 @@ def _spec_of(config, bundle):
         raise Refusal(f"linux.rootfsPropagation {linux['rootfsPropagation']}: every mount here"
                       " is private (slave or private is taken as private)")
     maps = [linux.get(name) or [] for name in ("uidMappings", "gidMappings")]
-    if any(len(ranges) > 1 for ranges in maps) or bool(maps[0]) != bool(maps[1]) or maps[0] and (
-            maps[0][0]["containerID"], maps[1][0]["containerID"], maps[0][0]["size"]) != (
-            0, 0, maps[1][0]["size"]):
-        raise Refusal("linux.uidMappings, gidMappings: oci.py maps one range each, from id 0"
-                      " and of one size")
+    if bool(maps[0]) != bool(maps[1]):
+        raise Refusal("linux.uidMappings, gidMappings: a user namespace maps both or neither"
+                      " (its ids would be the overflow id 65534)")
+    if not all(isinstance(entry[key], int) and entry[key] >= 0 for entries in maps
+               for entry in entries for key in ("containerID", "hostID", "size")):
+        raise Refusal("linux.uidMappings, gidMappings: containerID, hostID and size are"
+                      " numbers from 0")
     score = process.get("oomScoreAdj")
     if score is not None and not (isinstance(score, int) and -1000 <= score <= 1000):
         raise Refusal(f"process.oomScoreAdj {score}: not from -1000 to 1000")
@@ -257,7 +264,8 @@ def _spec_of(config, bundle):
                   "readonlyPaths": linux.get("readonlyPaths", []),
                   "seccomp": linux.get("seccomp"),
                   "uidMappings": linux.get("uidMappings"), "gidMappings": linux.get("gidMappings"),
-                  "resources": resources},
+                  "resources": resources, "cgroupsPath": os.path.normpath(cgroups_path)
+                  if cgroups_path else None},
         "annotations": config.get("annotations", {}),
         "hooks": hooks,
     }
@@ -373,20 +381,27 @@ def resources_of(given):
     refused, never left out in silence.
     """
     resources = {}
-    memory, pids, cpu = (given.get(kind) or {} for kind in ("memory", "pids", "cpu"))
-    if memory.get("limit", 0) > 0:
-        resources["memory"] = {"limit": memory["limit"],
-                               **({"swap": memory["swap"]} if memory.get("swap") else {})}
-    if pids.get("limit", 0) > 0:
-        resources["pids"] = {"limit": pids["limit"]}
-    if cpu.get("quota", 0) > 0:
-        resources["cpu"] = {"quota": cpu["quota"], "period": cpu.get("period") or 100_000}
+    applied = {"memory": ("limit", "swap", "reservation", "swappiness", "kernel", "kernelTCP",
+                          "disableOOMKiller"), "pids": ("limit",),
+               "cpu": ("quota", "period", "shares", "realtimeRuntime", "realtimePeriod"),
+               "cpuset": ("cpus", "mems")}
+    given = {**given, "cpuset": {key: value for key, value in (given.get("cpu") or {}).items()
+                                 if key in ("cpus", "mems")}}
+    for kind, keys in applied.items():
+        values = {key: value for key, value in (given.get(kind) or {}).items()
+                  if key in keys and value not in (None, 0, "", False)}
+        if kind == "cpu" and "quota" in values:
+            values["period"] = values.get("period") or 100_000
+        elif kind == "cpu":
+            values.pop("period", None)  # a period alone limits nothing
+        if values:
+            resources[kind] = values
     if given.get("devices"):
         resources["devices"] = given["devices"] + DEFAULT_DEVICE_RULES
     unapplied = [f"{kind}.{key}" for kind, values in given.items()
                  if isinstance(values, dict) for key, value in values.items()
-                 if value and key not in {"memory": ("limit", "swap"), "pids": ("limit",),
-                                          "cpu": ("quota", "period")}.get(kind, ())]
+                 if value and key not in applied.get(kind, ()) + (
+                     ("cpus", "mems") if kind == "cpu" else ())]
     unapplied += [kind for kind, values in given.items()
                   if isinstance(values, list) and values and kind != "devices"]
     if unapplied:
@@ -510,7 +525,7 @@ def create(root, bundle, container_id, pid_file=None, console_socket=None):
              "bundle": os.path.abspath(bundle), "rootfs": spec["root"]["path"],
              "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
              "owner": "", "annotations": spec["annotations"], "hooks": spec["hooks"],
-             "cgroups": []}
+             "cgroups": {}}
 
     def prepare(child):
         """While the child waits for "go": into its cgroup before it runs a line, the hooks."""
@@ -519,13 +534,9 @@ def create(root, bundle, container_id, pid_file=None, console_socket=None):
         for point in ("prestart", "createRuntime"):
             run_hooks({**state, "pid": child, "status": "created"}, point)
     try:
-        resources = spec["linux"]["resources"]
-        if resources:
-            # Below the caller's own cgroup, named by the id: not at
-            # cgroupsPath, which is the host's hierarchy's (/docker/ID):
-            # a limit above ours (a CI job's) still holds.
-            cgroup = cgroups.Cgroup(f"{cgroups.PREFIX}oci.{container_id}", resources)
-            state["cgroups"] = list(cgroup.directories.values())
+        cgroup = cgroup_of(spec, container_id)
+        if cgroup is not None:
+            state["cgroups"] = cgroup.directories
         os.mkfifo(os.path.join(directory, FIFO), 0o600)
         # O_RDWR: opened without waiting for a writer, and PID 1's read()
         # waits for start's byte.  start opens it for writing with
@@ -555,6 +566,24 @@ def create(root, bundle, container_id, pid_file=None, console_socket=None):
     return pid
 
 
+def cgroup_of(spec, container_id):
+    """The container's cgroup, with its limits, at linux.cgroupsPath; None if none can be had.
+
+    cgroupsPath as runc takes it: absolute from the top of each tree
+    (Docker's /docker/ID), relative from the caller's own cgroup; none
+    given, below the caller's, named by the id.  It is always in the
+    freezer too, for pause.  Where cgroups cannot be made (an ordinary
+    user's, a read-only cgroup file system), a container that asks for no
+    limit and no cgroup goes without: pause then says why it cannot.
+    """
+    resources, path = spec["linux"]["resources"], spec["linux"]["cgroupsPath"]
+    needed = resources or path or any(mount["type"] == "cgroup" for mount in spec["mounts"])
+    if not needed and cgroups.cannot_make(cgroups.controllers_for(resources) + ["freezer"]):
+        return None
+    return cgroups.Cgroup(path or f"{cgroups.PREFIX}oci.{container_id}", resources,
+                          freezer=True)
+
+
 def connected(path, with_terminal):
     """The client's --console-socket, connected, where the process has a terminal; else None.
 
@@ -580,7 +609,7 @@ def forget(directory, state, pid=None):
     if pid is not None:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-    for cgroup in state["cgroups"]:
+    for cgroup in state["cgroups"].values():
         cgroups.remove_cgroup(cgroup)
     shutil.rmtree(directory, ignore_errors=True)
 
@@ -601,6 +630,65 @@ def start(root, container_id):
         os.close(fifo)
     os.unlink(os.path.join(directory, FIFO))  # from now on, running
     warn({**state, "status": "running"}, "poststart")
+
+
+def pause(root, container_id, frozen=True):
+    """Freeze every process of the container (pause), or thaw them (resume): its freezer cgroup."""
+    _, state = read_state(root, container_id)
+    if state["status"] != ("running" if frozen else "paused"):
+        raise Refusal(f"container {container_id} is {state['status']}, not"
+                      f" {'running' if frozen else 'paused'}")
+    if not state["cgroups"]:
+        raise Refusal(f"container {container_id} has no cgroup (none could be made here): it"
+                      " cannot be frozen")
+    cgroups.freeze(state["cgroups"], frozen)
+
+
+def update(root, container_id, given):
+    """New limits for a created, running or paused container (docker update): its cgroup's files.
+
+    `given`: linux.resources as JSON (--resources FILE, or - for stdin, as
+    Docker sends it), or runc's --memory, --memory-swap, --pids-limit,
+    --cpu-quota, --cpu-period.
+    """
+    _, state = read_state(root, container_id)
+    if state["status"] == "stopped":
+        raise Refusal(f"container {container_id} is not running")
+    if given["--resources"]:
+        try:
+            if given["--resources"] == "-":
+                resources = json.load(sys.stdin)
+            else:
+                with open(given["--resources"]) as file:
+                    resources = json.load(file)
+        except OSError as error:
+            raise Refusal(f"update --resources {given['--resources']}: {error.strerror}") \
+                from None
+        except ValueError as error:
+            raise Refusal(f"update --resources: not JSON ({error})") from None
+    else:
+        flags = {"--memory": ("memory", "limit"), "--memory-swap": ("memory", "swap"),
+                 "--pids-limit": ("pids", "limit"), "--cpu-quota": ("cpu", "quota"),
+                 "--cpu-period": ("cpu", "period")}
+        resources = {}
+        for flag, (kind, key) in flags.items():
+            if given[flag] is not None:
+                resources.setdefault(kind, {})[key] = size_of(flag, given[flag])
+    if not isinstance(resources, dict):
+        raise Refusal("update --resources: not the linux.resources of a config.json")
+    resources.pop("devices", None)  # Docker's update sends none; the create's rules stay
+    if not state["cgroups"]:
+        raise Refusal(f"container {container_id} has no cgroup (none could be made here)")
+    cgroups.Cgroup.of(state["cgroups"], resources_of(resources)).write_limits()
+
+
+def size_of(flag, value):
+    """A number of runc's flags: 64m, 1g, 100000 (bytes, or a count)."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    number, unit = (value[:-1], value[-1].lower()) if value[-1:].isalpha() else (value, "")
+    if not number.lstrip("-").isdigit() or unit not in ("", *units):
+        raise Refusal(f"update {flag} {value}: not a number (bytes with k, m or g)")
+    return int(number) * units.get(unit, 1)
 
 
 def exec_in(root, container_id, process_file, pid_file=None, detach=False,
@@ -633,7 +721,7 @@ def exec_in(root, container_id, process_file, pid_file=None, detach=False,
     # What is the host's, reached before its paths are out of reach (chroot).
     folder = os.open(os.path.dirname(os.path.abspath(pid_file)), os.O_PATH | os.O_CLOEXEC) \
         if pid_file else None
-    for directory in state["cgroups"]:
+    for directory in state["cgroups"].values():
         with open(os.path.join(directory, "cgroup.procs"), "w") as procs:
             procs.write(str(os.getpid()))
     enter.enter(str(state["pid"]))
@@ -697,7 +785,7 @@ def processes(state):
     """The pids of the container's processes, as the host numbers them: its cgroup's."""
     if not state["cgroups"]:
         return [state["pid"]] if state["status"] != "stopped" else []
-    with open(os.path.join(state["cgroups"][0], "cgroup.procs")) as procs:
+    with open(os.path.join(next(iter(state["cgroups"].values())), "cgroup.procs")) as procs:
         return [int(pid) for pid in procs.read().split()]
 
 
@@ -724,6 +812,8 @@ def delete(root, container_id, force=False):
                       " or delete --force")
     if state["status"] != "stopped":
         os.kill(state["pid"], signal.SIGKILL)
+        if state["status"] == "paused":
+            cgroups.freeze(state["cgroups"], False)  # a frozen process dies once thawed
         deadline = time.monotonic() + KILL_SECONDS
         while status_of(directory, state) != "stopped":  # not our child: its parent reaps it
             if time.monotonic() > deadline:
@@ -774,7 +864,9 @@ COMMANDS = {"create": {"--bundle": ".", "--pid-file": None, "--console-socket": 
             "run": {"--bundle": ".", "--pid-file": None, "--detach": False,
                     "--console-socket": None},
             "list": {"--format": "table", "--quiet": False}, "features": {},
-            "ps": {"--format": "table"},
+            "ps": {"--format": "table"}, "pause": {}, "resume": {},
+            "update": {"--resources": None, "--memory": None, "--memory-swap": None,
+                       "--pids-limit": None, "--cpu-quota": None, "--cpu-period": None},
             "exec": {"--process": None, "--pid-file": None, "--detach": False,
                      "--console-socket": None, "--tty": False, "--cwd": None}}
 GLOBAL = {"--root": None, "--log": None, "--log-format": "text", "--debug": False,
@@ -864,6 +956,10 @@ def main(args):
             libns.write_stdout(json.dumps(pids) + "\n")
         else:  # runc's table is ps -ef's lines of these pids
             libns.write_stdout("".join(f"{pid}\n" for pid in pids))
+    elif command == "update":
+        update(root, container_id, given)
+    elif command in ("pause", "resume"):
+        pause(root, container_id, command == "pause")
     elif command == "delete":
         delete(root, container_id, given["--force"])
     return 0

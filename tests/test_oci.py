@@ -11,6 +11,7 @@ import resource
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -67,16 +68,19 @@ def oci(tmp_path):
     """oci.py with a --root of the test's own; it must be empty again at the end."""
     root = tmp_path / "state"
 
-    def run(*arguments, stdout=None):
+    def run(*arguments, stdout=None, input=""):
         # Files, not pipes: a container holds its stdout and stderr open
         # after create has exited, and a pipe would not end before it.
         out, err = tmp_path / f"{arguments[0]}.out", tmp_path / f"{arguments[0]}.err"
-        with open(stdout or out, "w") as out_file, open(err, "w") as err_file:
+        (tmp_path / "input").write_text(input)
+        with open(stdout or out, "w") as out_file, open(err, "w") as err_file, \
+                open(tmp_path / "input") as in_file:
             result = subprocess.run([sys.executable, str(ROOT / "oci.py"), "--root", str(root),
-                                     *arguments], stdout=out_file, stderr=err_file,
-                                    env=stage_env(), timeout=TIMEOUT)
+                                     *arguments], stdin=in_file, stdout=out_file,
+                                    stderr=err_file, env=stage_env(), timeout=TIMEOUT)
         result.stdout, result.stderr = (stdout or out).read_text(), err.read_text()
         return result
+    run.root = root
     yield run
     left = os.listdir(root) if root.exists() else []
     for name in left:  # a failed test's containers: killed, whatever the failure
@@ -288,17 +292,89 @@ def test_limits_as_docker_sends_them_are_read_back_inside_and_leave_nothing(bund
     result = oci("run", "--bundle", str(folder), "fourteen")
     assert (result.returncode, result.stderr) == (0, "")
     lines = result.stdout.splitlines()
-    assert lines[:5] == ["devices", "memory", "pids", "50", str(64 << 20)]
+    assert lines[:6] == ["devices", "freezer", "memory", "pids", "50", str(64 << 20)]
     assert "c 1:3 rwm" in lines and "a *:* rwm" not in lines and lines[-1] == "null opens"
     assert cgroups_left_behind() == []
 
 
+@pytest.mark.usefixtures("cgroups_work")
+def test_pause_freezes_every_process_and_resume_lets_them_go_on(bundle, oci, tmp_path):
+    folder = bundle(["sh", "-c", "while :; do :; done"])
+    assert oci("run", "--detach", "--bundle", str(folder), "paused").returncode == 0
+    pid = json.loads(oci("state", "paused").stdout)["pid"]
+
+    def cpu_time():  # utime and stime, in ticks (proc(5))
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    assert oci("pause", "paused").returncode == 0
+    assert json.loads(oci("state", "paused").stdout)["status"] == "paused"
+    spent = cpu_time()
+    time.sleep(0.3)  # a frozen loop spends nothing meanwhile
+    assert cpu_time() == spent
+    assert oci("exec", "--process", "/dev/null", "paused").stderr == (
+        "oci.py: container paused is paused: nothing to exec in\n")
+    assert oci("pause", "paused").stderr == "oci.py: container paused is paused, not running\n"
+    assert oci("resume", "paused").returncode == 0
+    wait_until(lambda: cpu_time() > spent, "the loop to go on")
+    assert json.loads(oci("state", "paused").stdout)["status"] == "running"
+    assert oci("pause", "paused").returncode == 0
+    assert oci("delete", "--force", "paused").returncode == 0  # a paused one too
+    assert cgroups_left_behind() == []
+
+
+@pytest.mark.usefixtures("cgroups_work")
+def test_update_changes_the_limits_of_a_running_container(bundle, oci):
+    folder = bundle(["sleep", "1000"], lambda config: config["linux"].update(
+        resources={"memory": {"limit": 64 << 20}, "pids": {"limit": 50}}))
+    assert oci("run", "--detach", "--bundle", str(folder), "updated").returncode == 0
+    directories = [Path(directory) for directory in json.loads(
+        (Path(oci.root) / "updated" / "state.json").read_text())["cgroups"].values()]
+    memory = next(path / "memory.limit_in_bytes" for path in directories
+                  if (path / "memory.limit_in_bytes").exists())
+    pids = next(path / "pids.max" for path in directories if (path / "pids.max").exists())
+    assert oci("update", "--resources", "-", "updated", input=json.dumps(
+        {"memory": {"limit": 32 << 20}, "pids": {"limit": 0}, "cpu": {"shares": 0}})
+    ).returncode == 0
+    assert (memory.read_text(), pids.read_text()) == (f"{32 << 20}\n", "50\n")
+    assert oci("update", "--pids-limit", "20", "--memory", "48m", "updated").returncode == 0
+    assert (memory.read_text(), pids.read_text()) == (f"{48 << 20}\n", "20\n")
+    refused = oci("update", "--resources", "-", "updated", input='{"cpu": {"quota": 1000}}')
+    assert (refused.returncode, refused.stderr) == (
+        125, "oci.py: this cgroup is not in the cpu tree: a limit it was made with can change,"
+             " none be added\n")
+    assert oci("delete", "--force", "updated").returncode == 0
+
+
+@pytest.mark.usefixtures("cgroups_work")
+@pytest.mark.parametrize("path", ["/containers-do-not-exist.test/one", "relative/two"])
+def test_cgroups_path_is_where_the_cgroup_is_as_runc_takes_it(bundle, oci, path):
+    from runtime import cgroups
+    folder = bundle(["sleep", "1000"], lambda config: config["linux"].update(
+        cgroupsPath=path, resources={"pids": {"limit": 7}}))
+    assert oci("create", "--bundle", str(folder), "placed").returncode == 0
+    pid = json.loads(oci("state", "placed").stdout)["pid"]
+    own = cgroups.own_cgroups()["pids"].rstrip("/")
+    expected = path if path.startswith("/") else f"{own}/{path}"
+    lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    assert f"pids:{expected}" in [line.split(":", 1)[1] for line in lines]
+    top = Path(cgroups.mounts()["v1"]["pids"][0] + expected)
+    assert (top / "pids.max").read_text() == "7\n"
+    again = oci("create", "--bundle", str(folder), "twice")
+    assert (again.returncode, again.stderr) == (
+        125, f"oci.py: {top}: this cgroup exists already (a container's cgroup is its own)\n")
+    assert oci("delete", "--force", "placed").returncode == 0
+    assert not top.exists()
+    for tree in ("pids", "freezer"):  # made above it, and left, as runc leaves /docker
+        os.rmdir(cgroups.mounts()["v1"][tree][0] + os.path.dirname(expected))
+
+
 def test_a_limit_not_applied_yet_is_refused_not_left_out(bundle, oci):
     folder = bundle(["true"], lambda config: config["linux"].update(resources={
-        "cpu": {"shares": 512}, "hugepageLimits": [{"pageSize": "2MB", "limit": 1}]}))
+        "blockIO": {"weight": 500}, "hugepageLimits": [{"pageSize": "2MB", "limit": 1}]}))
     result = oci("create", "--bundle", str(folder), "fifteen")
     assert (result.returncode, result.stderr) == (
-        125, "oci.py: linux.resources: cpu.shares, hugepageLimits: not applied by oci.py yet\n")
+        125, "oci.py: linux.resources: blockIO.weight, hugepageLimits: not applied by oci.py"
+             " yet\n")
 
 
 @pytest.mark.usefixtures("cgroups_work")
@@ -404,14 +480,28 @@ def test_a_sysctl_of_the_container_s_namespace_is_its_own_and_the_host_s_is_refu
              " its own: it would change the host's\n")
 
 
+def test_id_maps_of_several_ranges_and_sizes_are_written_as_given(bundle, oci):
+    def mapped(config):
+        config["linux"]["namespaces"].append({"type": "user"})
+        config["linux"].update(
+            uidMappings=[{"containerID": 0, "hostID": 100000, "size": 2000}],
+            gidMappings=[{"containerID": 0, "hostID": 100000, "size": 1000},
+                         {"containerID": 1000, "hostID": 300000, "size": 2000}])
+    folder = bundle(["cat", "/proc/self/uid_map", "/proc/self/gid_map"], mapped)
+    result = oci("run", "--bundle", str(folder), "mapped")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert [line.split() for line in result.stdout.splitlines()] == [
+        ["0", "100000", "2000"], ["0", "100000", "1000"], ["1000", "300000", "2000"]]
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda linux: linux.update(rootfsPropagation="shared"),
      "linux.rootfsPropagation shared: every mount here is private (slave or private is taken as"
      " private)"),
-    (lambda linux: linux.update(uidMappings=[{"containerID": 0, "hostID": 1000, "size": 10}],
-                                gidMappings=[{"containerID": 0, "hostID": 1000, "size": 20}]),
-     "linux.uidMappings, gidMappings: oci.py maps one range each, from id 0 and of one size"),
-], ids=["shared-propagation", "two-sizes-of-id-map"])
+    (lambda linux: linux.update(uidMappings=[{"containerID": 0, "hostID": 1000, "size": 10}]),
+     "linux.uidMappings, gidMappings: a user namespace maps both or neither (its ids would be"
+     " the overflow id 65534)"),
+], ids=["shared-propagation", "uids-mapped-alone"])
 def test_what_oci_py_cannot_apply_is_refused_never_left_out(bundle, oci, change, message):
     folder = bundle(["sh"], lambda config: change(config["linux"]))
     result = oci("create", "--bundle", str(folder), "twenty-three")

@@ -1,0 +1,84 @@
+"""The OCI's own judge: runtime-tools' validation suite, run against oci.py and against runc.
+
+Run alone, as .ci/run does: `python3 -m pytest -m peers` (about ten
+minutes).  The suite is a peer's, not ours: it is read from
+../shared/peers/ beside the checkout, built offline with Debian's Go
+(installed if missing, with runc), and its 58 executables each start
+containers through the runtime that RUNTIME names and print TAP.  The
+table in CONTAINER.md says, for each, how many checks passed and failed
+with each runtime, and why: this test measures both and compares.
+
+Both runtimes run in a mount namespace and a cgroup namespace of the
+test's own, with the cgroup file systems mounted again in it: the suite
+asks for cgroups at absolute paths (/cgrouptest), which are then below
+the test's own cgroup, as this machine's rules want (its memory cgroup is
+a nested one), and a mount made in the runtime's namespace (runc's, for
+linux_ns_itype) is not the host's.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import ROOT, in_cgroup_namespace, read
+
+pytestmark = [pytest.mark.peers, pytest.mark.usefixtures("namespaces_work")]
+
+TARBALL = "runtime-tools-0105384.tar.gz"
+PEERS = [ROOT.parent / "shared" / "peers", Path(os.environ.get("PEERS", "/nonexistent"))]
+DEBIAN_PACKAGES = {"go": "golang-go", "runc": "runc"}
+MINUTES = 10  # each executable's, only a guard against a hang
+TAP = re.compile(r"^(not )?ok\b", re.M)
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory):
+    """The suite's source folder, its executables built; runc and Go installed if missing."""
+    if os.geteuid() != 0:
+        pytest.skip("the validation suite starts containers as root")
+    tarball = next((folder / TARBALL for folder in PEERS if (folder / TARBALL).exists()), None)
+    if tarball is None:
+        pytest.skip(f"{TARBALL}: not in ../shared/peers/ beside the checkout (nor in $PEERS)")
+    missing = [package for command, package in DEBIAN_PACKAGES.items()
+               if not shutil.which(command)]
+    if missing:
+        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True,
+                       capture_output=True, timeout=MINUTES * 60)
+    work = tmp_path_factory.mktemp("runtime-tools")
+    subprocess.run(["tar", "-xzf", str(tarball), "-C", str(work)], check=True)
+    source = work / "runtime-tools"
+    env = {**os.environ, "GOPATH": f"{work}/gopath", "GOCACHE": f"{work}/gocache",
+           "GOPROXY": "off", "GOFLAGS": "-mod=vendor"}
+    for target in (["tool", "runtimetest"], ["-j2", "validation-executables"]):
+        built = subprocess.run(["make", *target], cwd=source, env=env, capture_output=True,
+                               text=True, timeout=MINUTES * 60)
+        assert built.returncode == 0, built.stdout + built.stderr
+    return source
+
+
+def results(source, runtime):
+    """{executable: (ok, not ok)}: the TAP each validation executable prints with `runtime`."""
+    found = {}
+    for executable in sorted(source.glob("validation/*/*.t")):
+        run = subprocess.run(in_cgroup_namespace([str(executable)]), cwd=source,
+                             env={**os.environ, "RUNTIME": runtime}, capture_output=True,
+                             text=True, timeout=MINUTES * 60)
+        verdicts = TAP.findall(run.stdout)
+        found[executable.stem] = (verdicts.count(""), verdicts.count("not "))
+    return found
+
+
+def documented():
+    """The table of CONTAINER.md: {executable: ((oci.py ok, not ok), (runc ok, not ok))}."""
+    rows = re.findall(r"^\| (\w+) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|", read(
+        ROOT / "CONTAINER.md"), re.M)
+    return {name: ((int(a), int(b)), (int(c), int(d))) for name, a, b, c, d in rows}
+
+
+def test_the_table_in_container_md_is_what_the_suite_says_of_both_runtimes(suite):
+    ours, runc = results(suite, str(ROOT / "oci.py")), results(suite, shutil.which("runc"))
+    measured = {name: (ours[name], runc[name]) for name in ours}
+    assert measured == documented()

@@ -171,9 +171,10 @@ def test_every_block_is_of_a_known_kind():
              for match in BLOCK.finditer(read(ROOT / document))}
     # mermaid: diagrams, drawn where the repository is browsed; never run.
     # sh docker: run by test_docker.py, with an engine of its own (-m docker).
+    # sh podman: run by test_podman.py, with a podman of its own (-m docker).
     # sh setup: the README's set-up, run with Debian's python3 (above).
-    assert kinds <= {"console", "sh", "sh no-test", "sh docker", "sh setup", "text", "python",
-                     "mermaid"}
+    assert kinds <= {"console", "sh", "sh no-test", "sh docker", "sh podman", "sh setup", "text",
+                     "python", "mermaid"}
 
 
 def ignored_names(path):

@@ -45,8 +45,10 @@ def suite(tmp_path_factory):
     missing = [package for command, package in DEBIAN_PACKAGES.items()
                if not shutil.which(command)]
     if missing:
-        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True,
-                       capture_output=True, timeout=MINUTES * 60)
+        for command in (["update", "-qq"], ["install", "-y", "-qq", *missing]):
+            subprocess.run(["apt-get", *command], check=True, capture_output=True,
+                           env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+                           timeout=MINUTES * 60)
     work = tmp_path_factory.mktemp("runtime-tools")
     subprocess.run(["tar", "-xzf", str(tarball), "-C", str(work)], check=True)
     source = work / "runtime-tools"

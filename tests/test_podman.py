@@ -62,9 +62,10 @@ def podman(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.skip("podman with a runtime of our own, here, needs root")
     if not shutil.which("podman"):
-        subprocess.run(["apt-get", "install", "-y", "-qq", "podman"], check=True,
-                       capture_output=True, timeout=MINUTES * 60,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        for command in (["update", "-qq"], ["install", "-y", "-qq", "podman"]):
+            subprocess.run(["apt-get", *command], check=True, capture_output=True,
+                           env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+                           timeout=MINUTES * 60)
     # conmon passes no --root: oci.py's state is in its default, /run/oci.py.
     state = Path("/run/oci.py")
     before, cgroups_before = host_state(), libpod_cgroups()

@@ -1,6 +1,6 @@
 """The OCI's own judge: runtime-tools' validation suite, run against oci.py and against runc.
 
-Run alone, as .ci/run does: `python3 -m pytest -m peers` (about ten
+Run alone, as .ci/run does: `python3 -m pytest -m peers` (about four
 minutes).  The suite is a peer's, not ours: it is read from
 ../shared/peers/ beside the checkout, built offline with Debian's Go
 (installed if missing, with runc), and its 58 executables each start

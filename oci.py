@@ -173,6 +173,9 @@ def spec_of(bundle):
 
 
 def _spec_of(config, bundle):
+    version = config.get("ociVersion")
+    if not isinstance(version, str) or not re.match(r"1\.\d+\.\d+(-[\w.+-]+)?\Z", version):
+        raise Refusal(f"ociVersion {version!r}: not a version 1.x.y of the runtime spec")
     process, linux = config["process"], config.get("linux", {})
     root = os.path.join(bundle, config["root"]["path"])
     if not os.path.isdir(root):

@@ -192,7 +192,10 @@ def outside_link(config):
      "CONFIG: not a config.json of the OCI runtime spec (KeyError: 'process')"),
     (outside_link, "mount proc: /proc-link is a symbolic link (to /tmp): a mount on it would"
                    " land outside the image"),
-], ids=["dot-dot", "unknown-namespace", "no-args", "no-root", "no-process", "through-a-link"])
+    (lambda config: config.update(ociVersion="invalid"),
+     "ociVersion 'invalid': not a version 1.x.y of the runtime spec"),
+], ids=["dot-dot", "unknown-namespace", "no-args", "no-root", "no-process", "through-a-link",
+        "invalid-version"])
 def test_a_hostile_or_broken_config_is_one_line_and_nothing_is_left(bundle, oci, change,
                                                                     message):
     folder = bundle(["true"], change)

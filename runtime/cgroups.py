@@ -368,16 +368,18 @@ def make_directories(directory, controllers):
     try:
         for folder in missing:
             parent = os.path.dirname(folder)
-            if os.path.exists(f"{parent}/cgroup.subtree_control"):  # v2
+            v1 = not os.path.exists(f"{parent}/cgroup.subtree_control")
+            if not v1:
                 enable_controllers(parent, [name for name in controllers if name != "freezer"])
             os.mkdir(folder)
             made.append(folder)
             libns.trace(f"mkdir(\"{folder}\", 0755)")
             # A new v1 cpuset has no cpus and no memory nodes: nothing may
             # join it, nor a cpuset below it take any.  Its parent's, then.
+            # (v2's empty cpuset.cpus means the parent's already.)
             for name in ("cpuset.cpus", "cpuset.mems"):
                 path = f"{folder}/{name}"
-                if os.path.exists(path) and not _read(path):
+                if v1 and os.path.exists(path) and not _read(path):
                     with open(path, "w") as file:
                         file.write(_read(f"{parent}/{name}"))
     except OSError:

@@ -1241,7 +1241,8 @@ def map_ids(pid, uid_ranges, gid_ranges):
         except OSError as error:
             _trace(f'write("{path}", "{line}")', f"-1 {errno.errorcode.get(error.errno)}"
                    f" ({error.strerror})")
-            raise OSError(error.errno, f"write '{line}' to {path}: {error.strerror}") from None
+            shown = line.replace("\n", ", ")  # one line, whatever the ranges
+            raise OSError(error.errno, f"write '{shown}' to {path}: {error.strerror}") from None
         _trace(f'write("{path}", "{line}")', len(line))
 
 

@@ -174,7 +174,8 @@ def spec_of(bundle):
 
 def _spec_of(config, bundle):
     version = config.get("ociVersion")
-    if not isinstance(version, str) or not re.match(r"1\.\d+\.\d+(-[\w.+-]+)?\Z", version):
+    if not isinstance(version, str) or not re.match(r"1\.\d+\.\d+(-[\w.-]+)?(\+[\w.-]+)?\Z",
+                                                             version):
         raise Refusal(f"ociVersion {version!r}: not a version 1.x.y of the runtime spec")
     process, linux = config["process"], config.get("linux", {})
     root = os.path.join(bundle, config["root"]["path"])
@@ -388,6 +389,16 @@ def resources_of(given):
                           "disableOOMKiller"), "pids": ("limit",),
                "cpu": ("quota", "period", "shares", "realtimeRuntime", "realtimePeriod"),
                "cpuset": ("cpus", "mems")}
+    for kind, keys in applied.items():
+        values = given.get(kind) or {}
+        if not isinstance(values, dict):
+            raise Refusal(f"linux.resources.{kind}: not an object of limits")
+        for key, value in values.items():
+            kind_of = "a string" if key in ("cpus", "mems") else "true or false" \
+                if key == "disableOOMKiller" else "a number"
+            if value is not None and kind_of != {str: "a string", bool: "true or false",
+                                                 int: "a number"}.get(type(value)):
+                raise Refusal(f"linux.resources.{kind}.{key} {value!r}: not {kind_of}")
     given = {**given, "cpuset": {key: value for key, value in (given.get("cpu") or {}).items()
                                  if key in ("cpus", "mems")}}
     for kind, keys in applied.items():
@@ -395,8 +406,12 @@ def resources_of(given):
                   if key in keys and value not in (None, 0, "", False)}
         if kind == "cpu" and "quota" in values:
             values["period"] = values.get("period") or 100_000
-        elif kind == "cpu":
-            values.pop("period", None)  # a period alone limits nothing
+        elif kind == "cpu" and "period" in values:
+            raise Refusal("linux.resources.cpu.period: a period alone limits nothing; give"
+                          " the quota with it")
+        if kind == "memory" and "swap" in values and "limit" not in values:
+            raise Refusal("linux.resources.memory.swap: memory and swap together, given with"
+                          " memory.limit")
         if values:
             resources[kind] = values
     if given.get("devices"):
@@ -682,7 +697,12 @@ def update(root, container_id, given):
     resources.pop("devices", None)  # Docker's update sends none; the create's rules stay
     if not state["cgroups"]:
         raise Refusal(f"container {container_id} has no cgroup (none could be made here)")
-    cgroups.Cgroup.of(state["cgroups"], resources_of(resources)).write_limits()
+    try:
+        limits = resources_of(resources)
+    except (AttributeError, TypeError, KeyError) as error:
+        raise Refusal(f"update --resources: not the linux.resources of a config.json"
+                      f" ({type(error).__name__}: {error})") from None
+    cgroups.Cgroup.of(state["cgroups"], limits).write_limits()
 
 
 def size_of(flag, value):
@@ -782,6 +802,8 @@ def kill(root, container_id, name="TERM", every=False):
             os.kill(pid, signum)
         except ProcessLookupError:
             pass  # it ended meanwhile
+    if state["status"] == "paused" and signum == signal.SIGKILL:
+        cgroups.freeze(state["cgroups"], False)  # a frozen process dies once thawed, as runc
 
 
 def processes(state):

@@ -173,9 +173,11 @@ class Cgroup:
 
     def __init__(self, name, resources, freezer=False):
         self.resources = resources
-        controllers = controllers_for(resources) + (["freezer"] if freezer else [])
-        self.version = version_for(controllers)
         found, own = mounts(), own_cgroups()
+        has_freezer = "freezer" in found["v1"] or found["v2"] is not None
+        controllers = controllers_for(resources) + (["freezer"] if freezer and has_freezer
+                                                    else [])
+        self.version = version_for(controllers)
         by_tree = {"": found["v2"]} if self.version == "v2" else {
             controller: found["v1"][controller] for controller in controllers}
         own_paths = {tree: own[tree] for tree in by_tree}
@@ -186,9 +188,11 @@ class Cgroup:
         # v1's trees by the controllers they hold ("cpu,cpuacct"), for mount_inside.
         self.trees = sorted({",".join(found["v1 trees"][found["v1"][controller][0]])
                              for controller in controllers}) if self.version == "v1" else []
+        # Absolute: from the top of the tree as this file system shows it
+        # (its mount point), as the spec says; relative: below our own.
         self.directories = {
-            tree: _directory(mount, name if name.startswith("/") else
-                             f"{own_paths[tree].rstrip('/')}/{name}")
+            tree: mount[0].rstrip("/") + name if name.startswith("/") else
+            _directory(mount, f"{own_paths[tree].rstrip('/')}/{name}")
             for tree, mount in by_tree.items()}
         if None in self.directories.values():
             raise OSError(errno.EOPNOTSUPP, f"{name}: not in the part of the cgroup tree this"
@@ -199,10 +203,11 @@ class Cgroup:
             for directory in self.directories.values():
                 made += make_directories(directory, controllers)
             self.write_limits()
-        except OSError as error:
+        except BaseException as error:
             for directory in reversed(made):
                 os.rmdir(directory)
-            if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            if isinstance(error, OSError) and error.errno in (errno.EACCES, errno.EPERM,
+                                                              errno.EROFS):
                 raise OSError(error.errno, f"make a cgroup for the limits: {error.strerror}"
                               f" ({refusal(self.version)})") from None
             raise
@@ -249,14 +254,23 @@ class Cgroup:
             if cpuset and name in cpuset:
                 self.write(name, cpuset[name])
         if memory:
+            swap_first = False
+            if "swap" in memory and not v2:
+                # v1 keeps memory <= memory+swap at every write: a limit
+                # above the present memsw goes in after the new memsw.
+                present = self.path("swap")
+                swap_first = os.path.exists(present) and (memory["swap"] < 0 or memory.get(
+                    "limit", 0) > int(_read(present)))
+            if swap_first:
+                self.write("swap", str(memory["swap"]))
             if "limit" in memory:
-                self.write("memory", str(memory["limit"]))
+                self.write("memory", unlimited(memory["limit"], v2))
             for name in ("reservation", "swappiness", "kernel", "kernelTCP"):
                 if name in memory:
                     self.write(name, str(memory[name]))
             if memory.get("disableOOMKiller"):
                 self.write("disableOOMKiller", "1")
-            if "swap" in memory:
+            if "swap" in memory and not swap_first:
                 # OCI's swap is memory and swap together, as v1's memsw; v2
                 # counts the swap alone.
                 swap = memory["swap"]
@@ -265,16 +279,16 @@ class Cgroup:
                 else:
                     self.write("swap", str(swap))
         if pids:
-            self.write("pids", str(pids["limit"]))
+            self.write("pids", "max" if pids["limit"] < 0 else str(pids["limit"]))
         if cpu and "quota" in cpu:
             if v2:
-                self.write("cpu", f"{cpu['quota']} {cpu['period']}")
+                self.write("cpu", f"{unlimited(cpu['quota'], v2)} {cpu['period']}")
             else:
                 self.write("period", str(cpu["period"]))
                 self.write("quota", str(cpu["quota"]))
         if cpu and "shares" in cpu:
             # v2's weight is 1 to 10000, v1's shares 2 to 262144 (runc's map).
-            shares = cpu["shares"]
+            shares = min(max(cpu["shares"], 2), 262144)
             self.write("shares", str(1 + (shares - 2) * 9999 // 262142) if v2 else str(shares))
         for name in ("realtimePeriod", "realtimeRuntime"):
             if cpu and name in cpu:
@@ -329,6 +343,9 @@ def freeze(directories, frozen=True):
         if is_frozen(directories) == frozen:
             return
         time.sleep(0.001)
+    if frozen:  # half frozen is neither: let them all go on again, as runc does
+        with open(path, "w") as state:
+            state.write(FREEZE[version][False])
     raise OSError(errno.EBUSY, f"{path}: the cgroup is not {'frozen' if frozen else 'thawed'}"
                   " after 1 s")
 
@@ -343,6 +360,11 @@ def is_frozen(directories):
             return state.read().strip() == "FROZEN"
     except (KeyError, FileNotFoundError):
         return False  # no freezer, or the cgroup is gone
+
+
+def unlimited(value, v2):
+    """-1, "no limit", as each version writes it: v2's "max", v1's -1."""
+    return "max" if v2 and value < 0 else str(value)
 
 
 def _read(path):

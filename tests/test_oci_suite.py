@@ -80,7 +80,17 @@ def documented():
     return {name: ((int(a), int(b)), (int(c), int(d))) for name, a, b, c, d in rows}
 
 
+# The runc the table was measured with; another's counts may differ, and
+# then only oci.py's columns are compared.
+RUNC = "runc version 1.1.5+ds1"
+
+
 def test_the_table_in_container_md_is_what_the_suite_says_of_both_runtimes(suite):
-    ours, runc = results(suite, str(ROOT / "oci.py")), results(suite, shutil.which("runc"))
-    measured = {name: (ours[name], runc[name]) for name in ours}
-    assert measured == documented()
+    runc_version = subprocess.run(["runc", "--version"], capture_output=True,
+                                  text=True).stdout.split("\n")[0]
+    ours = results(suite, str(ROOT / "oci.py"))
+    if runc_version != RUNC:
+        assert ours == {name: row[0] for name, row in documented().items()}
+        return
+    runc = results(suite, shutil.which("runc"))
+    assert {name: (ours[name], runc[name]) for name in ours} == documented()

@@ -61,15 +61,39 @@ def suite(tmp_path_factory):
     return source
 
 
+def own_cgroup_folders():
+    """The folders below our own cgroup, in each tree: where the suite's cgroups go."""
+    from runtime import cgroups
+    found, own = cgroups.mounts(), cgroups.own_cgroups()
+    trees = [*([("", found["v2"])] if found["v2"] else []), *found["v1"].items()]
+    tops = {cgroups._directory(mount, own.get(tree, "/")) for tree, mount in trees}
+    return {path for top in tops if top for path in Path(top).iterdir() if path.is_dir()}
+
+
+def remove_cgroup_folders(folders):
+    """rmdir each folder and those below it, deepest first: empty, as the runtimes left them."""
+    for top in folders:
+        for folder in sorted(top.rglob("*"), key=lambda path: -len(path.parts)) + [top]:
+            if folder.is_dir():
+                folder.rmdir()
+
+
 def results(source, runtime):
-    """{executable: (ok, not ok)}: the TAP each validation executable prints with `runtime`."""
+    """{executable: (ok, not ok)}: the TAP each validation executable prints with `runtime`.
+
+    The folders above a container's cgroup that a runtime made stay, as
+    runc leaves them (the suite's /cgrouptest, testdir/cgrouptest): they
+    are removed here, once the executable has ended.
+    """
     found = {}
+    before = own_cgroup_folders()
     for executable in sorted(source.glob("validation/*/*.t")):
         run = subprocess.run(in_cgroup_namespace([str(executable)]), cwd=source,
                              env={**os.environ, "RUNTIME": runtime}, capture_output=True,
                              text=True, timeout=MINUTES * 60)
         verdicts = TAP.findall(run.stdout)
         found[executable.stem] = (verdicts.count(""), verdicts.count("not "))
+        remove_cgroup_folders(own_cgroup_folders() - before)
     return found
 
 
@@ -94,3 +118,7 @@ def test_the_table_in_container_md_is_what_the_suite_says_of_both_runtimes(suite
         return
     runc = results(suite, shutil.which("runc"))
     assert {name: (ours[name], runc[name]) for name in ours} == documented()
+
+
+def test_the_suite_s_cgroups_are_gone_after_it(suite):
+    assert not any(folder.name in ("cgrouptest", "testdir") for folder in own_cgroup_folders())

@@ -273,7 +273,7 @@ def host_state():
 
     The hostname, if it became one our tools set; the mounts at the places
     our tools mount on; the /proc we see; the message queues our tests make;
-    the interfaces; the cgroups our tools leave behind.  Another user of the
+    the host ends of veth pairs; the cgroups our tools leave behind.  Another user of the
     machine who makes a queue or a mount elsewhere meanwhile does not fail
     the suite; any leak of ours does.
     """
@@ -284,7 +284,10 @@ def host_state():
                          or mount[0].startswith(OUR_MOUNT_PREFIXES)),
         "proc": os.stat("/proc/self").st_dev,
         "queues": our_queues(),
-        "interfaces": interfaces(read("/proc/net/dev")),
+        # The host ends our tools name after their addresses (runtime/network.py):
+        # Docker's veth names have seven digits, and its bridges other names.
+        "interfaces": [name for name in interfaces(read("/proc/net/dev"))
+                       if re.fullmatch("veth[0-9a-f]{6}", name)],
         "cgroups": cgroups_left_behind(),
     }
 

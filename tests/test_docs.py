@@ -78,12 +78,16 @@ def run_shell(script, folder):
     The output goes to a file, not a pipe: a `&` job would hold a pipe open.
     A script that makes a message queue (ipcmk) runs with IPC objects of its
     own (unshare --ipc): the queue goes with them, and nobody else's queue
-    on this machine is ever touched.
+    on this machine is ever touched.  One that makes a veth pair runs in a
+    network of its own (unshare --net), where its vethc80001 is nobody
+    else's, as test_network.py's tools do.
     """
     script = re.sub(r"(^|\s|\$\()sudo ", r"\1", script)
     with tempfile.TemporaryFile("w+") as output:
-        own_ipc = ["unshare", "--ipc"] if "ipcmk" in script else []
-        process = subprocess.Popen([*own_ipc, "sh", "-c", script], cwd=folder, stdout=output,
+        own = [option for option, word in (("--ipc", "ipcmk"), ("--net", "veth"))
+               if word in script]
+        process = subprocess.Popen([*(["unshare", *own] if own else []), "sh", "-c", script],
+                                   cwd=folder, stdout=output,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    env=stage_env(), start_new_session=True)
         try:

@@ -2,7 +2,8 @@
 
 Traffic goes only between the two ends of a pair a test made, on addresses
 of its own subnet, and every exchange is bounded in count and time.  The
-host's interfaces are checked after every test, as always.
+whole module runs in a network namespace of its own, the "host" of its
+tools, whose interfaces are checked after every test, as always.
 """
 import json
 import os
@@ -12,10 +13,37 @@ import sys
 
 import pytest
 
-from helpers import (ROOT, TIMEOUT, processes_with, read, run_as_nobody, run_stage,
-                     stage_env, wait_until)
+import libns
+from helpers import (ROOT, TIMEOUT, interfaces, processes_with, read, run_as_nobody,
+                     run_stage, stage_env, wait_until)
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def a_network_of_the_module_s_own(namespaces_work):
+    """Run the module's tools in a network namespace of its own, which is their host.
+
+    They make their pairs, addresses and routes there as they would on the
+    host, and the kernel cannot tell the difference.  But nobody else's
+    containers are in it: another user of this machine, or another copy of
+    this suite, can neither take this module's subnet and names meanwhile
+    nor fail its checks, and the machine's own network is never touched.
+    Only the test process's thread moves; it comes back at the end.
+    """
+    machine_s = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        libns.unshare(libns.CLONE_NEWNET)
+        libns.set_link_up("lo")
+        yield
+    finally:
+        libns.setns(machine_s, "/proc/thread-self/ns/net")
+        os.close(machine_s)
+
+
+def links():
+    """The interfaces of the namespace the test is in (/sys/class/net is the machine's)."""
+    return interfaces(read("/proc/net/dev"))
 
 # Each test's own /30s, which nothing else on this machine uses.
 SUBNET = "10.201.7.0/29"
@@ -55,7 +83,7 @@ def stop(*tools):
         if tool.poll() is None:
             tool.kill()
         tool.wait()
-    wait_until(lambda: not set(HOST_ENDS) & set(os.listdir("/sys/class/net")),
+    wait_until(lambda: not set(HOST_ENDS) & set(links()),
                "the killed tools' pairs are gone")
 
 
@@ -68,12 +96,14 @@ def echo_once(server):
 
 
 def test_net_veth_gives_the_child_an_address_a_route_and_lo():
-    result = run_stage("net_veth.py", "sh", "-c", "ip -4 -br addr; ip route")
+    result = run_stage("net_veth.py", "sh", "-c", "ip -4 -br addr; ip route; ip -o link show eth0")
     assert (result.returncode, result.stderr) == (0, "")
     lines = [line.split() for line in result.stdout.splitlines()]
     assert lines[0] == ["lo", "UNKNOWN", "127.0.0.1/8"]
-    assert lines[1][0].startswith("eth0@") and lines[1][1:] == ["UP", "10.200.0.2/30"]
+    # Not the state column: the kernel says UP once it has seen the carrier, a moment later.
+    assert lines[1][0].startswith("eth0@") and lines[1][2:] == ["10.200.0.2/30"]
     assert " ".join(lines[2]) == "default via 10.200.0.1 dev eth0"
+    assert "UP" in lines[-1][2].strip("<>").split(",")  # eth0's flags, the last line
 
 
 def test_the_trace_shows_each_netlink_message_as_ip_would_describe_it():
@@ -208,7 +238,7 @@ def test_the_host_s_end_is_gone_when_the_command_is_killed():
         wait_until(sleeping, "sleep runs in the container")
         os.kill(sleeping()[0], 9)
         assert tool.wait(timeout=TIMEOUT) == 137
-        assert not os.path.exists(f"/sys/class/net/{HOST_ENDS[0]}")  # at once, not eventually
+        assert HOST_ENDS[0] not in links()  # at once, not eventually
     finally:
         stop(tool)
 
@@ -242,12 +272,14 @@ def test_net_none_works_rootless_with_lo_up(world_readable_copy):
 
 
 def test_net_host_shares_the_host_s_interfaces():
-    result = subprocess.run([sys.executable, str(ROOT / "container.py"), "--net", "host", "cat",
-                             "/proc/net/dev"], capture_output=True, text=True, env=stage_env(),
-                            timeout=TIMEOUT)
-    with open("/proc/net/dev") as host:
-        expected = [line.split(":")[0].strip() for line in host.read().splitlines()[2:]]
-    assert [line.split(":")[0].strip() for line in result.stdout.splitlines()[2:]] == expected
+    libns.add_veth_pair("shared0", "shared1")  # besides lo, what a network of its own lacks
+    try:
+        result = subprocess.run([sys.executable, str(ROOT / "container.py"), "--net", "host",
+                                 "cat", "/proc/net/dev"], capture_output=True, text=True,
+                                env=stage_env(), timeout=TIMEOUT)
+    finally:
+        libns.delete_link("shared0")
+    assert interfaces(result.stdout) == ["lo", "shared1", "shared0"]
 
 
 def test_a_bad_net_or_subnet_is_125():

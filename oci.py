@@ -53,11 +53,13 @@ ID = re.compile(r"[\w+.-]{1,1024}\Z", re.ASCII)
 FIFO = "exec.fifo"
 KILL_SECONDS = 10  # how long delete --force waits for a killed PID 1 to end
 STATE = "state.json"
-# The hooks of config.json this runtime runs, at its points: in the runtime's
-# namespaces, by the call that reaches the point.  The two that run inside
-# the container (createContainer, startContainer) are refused still.
+# The hooks of config.json, at their points of the lifecycle: four in the
+# runtime's namespaces, by the call that reaches the point; two in the
+# container's, by its PID 1 (as runc's init runs them).
 HOOKS = {"prestart": "create, once the namespaces are made, before the container's setup",
          "createRuntime": "create, just after the prestart hooks",
+         "createContainer": "create, in the container, its mounts made, before pivot_root",
+         "startContainer": "start, in the container, confined, before the command's exec",
          "poststart": "start, once the command has been let go",
          "poststop": "delete, once the container is gone"}
 # The devices every container has, whatever config.json lists (runc's), and
@@ -453,6 +455,19 @@ def run_hooks(state, point):
                           + (f": {said}" if said else ""))
 
 
+def run_hooks_inside(state, point):
+    """run_hooks() in the container's PID 1: a failure is its ChildError, and it ends.
+
+    Before create's end, create says it and fails; after it (startContainer),
+    PID 1 says it on its own stderr, which the client shows, and the
+    container stops without its command, as the spec wants.
+    """
+    try:
+        run_hooks(state, point)
+    except Refusal as error:
+        raise libns.ChildError(0, str(error), error.status) from None
+
+
 def warn(state, point):
     """The hooks at `point`, where a failure is a warning and the lifecycle goes on (OCI)."""
     try:
@@ -496,13 +511,14 @@ def ids_of(user):
     return become
 
 
-def wait_then_exec(fifo, spec):
+def wait_then_exec(fifo, spec, state):
     """steps.create's last step for a runtime: confine, wait for `start`, exec the command.
 
     What stays of us in the container between create and start is this
     process, blocked in read(): it holds no descriptor of the host's but
     the fifo, is not dumpable, and has the container's capabilities,
-    seccomp filter and ids already.  execve() replaces it whole.
+    seccomp filter and ids already.  The startContainer hooks run as the
+    command would, confined; then execve() replaces it whole.
     """
     def pid_1(process, linux, pts):
         found_on_path(process["args"])  # refused while create can still say it
@@ -525,6 +541,7 @@ def wait_then_exec(fifo, spec):
         libns.end_setup()
         os.read(fifo, 1)  # until start writes its byte
         os.close(fifo)
+        run_hooks_inside({**state, "status": "created"}, "startContainer")
         exec_checked(process["args"])
     return pid_1
 
@@ -564,7 +581,10 @@ def create(root, bundle, container_id, pid_file=None, console_socket=None):
         def child_exec(argv):
             join(spec["joined"], set(steps.NAMESPACE_FILES) - set(JOINED_BY_THE_PARENT))
             write_sysctls(spec["sysctl"])
-            steps.create(spec, None, console, cgroup, wait_then_exec(fifo, spec))
+            # Our pid as `state` shows it: the host's /proc is still ours to read.
+            seen = {**state, "pid": int(os.readlink("/proc/self"))}
+            steps.create(spec, None, console, cgroup, wait_then_exec(fifo, spec, seen),
+                         before_switch=lambda: run_hooks_inside(seen, "createContainer"))
         try:
             join(spec["joined"], JOINED_BY_THE_PARENT)
             pid = libns.clone(child_exec, libns.map_stack(), steps.clone_flags_of(spec),

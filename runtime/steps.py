@@ -71,7 +71,7 @@ def clone_flags_of(spec):
     return libns.SIGCHLD | sum(flag for name, _, flag, _ in libns.NAMESPACES if name in cloned)
 
 
-def create(spec, layer_trees, init_end, cgroup=None, pid_1=None):
+def create(spec, layer_trees, init_end, cgroup=None, pid_1=None, before_switch=None):
     """The child's steps, from a copy of the host's mount table to PID 1; never returns.
 
     Each is one named function, in the order runc's init takes them: the
@@ -80,6 +80,9 @@ def create(spec, layer_trees, init_end, cgroup=None, pid_1=None):
     as it would refuse the calls of the steps before it.  `pid_1(process,
     linux, pts)`, an OCI runtime's last step (oci.py), takes the place of the
     init: it confines and execs the command itself as PID 1.
+    `before_switch()`, if given, is called once the container's world is
+    made and the host's files are still in reach (oci.py's createContainer
+    hooks).
     """
     process, linux = spec["process"], spec["linux"]
     if has_namespace(linux, "cgroup"):
@@ -101,6 +104,8 @@ def create(spec, layer_trees, init_end, cgroup=None, pid_1=None):
     if spec["hostname"] is not None:  # an OCI config may leave the namespace's as it is
         libns.sethostname(spec["hostname"])
     network.set_up_inside(spec.get("network", {}).get("veth"), has_namespace(linux, "network"))
+    if before_switch is not None:
+        before_switch()
     rootfs.switch_root(root)
     libns.set_environment(dict(item.split("=", 1) for item in process["env"]))
     if process["cwd"] != "/":

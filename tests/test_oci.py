@@ -246,7 +246,8 @@ def test_hooks_run_at_their_points_with_the_state_on_stdin(bundle, oci, tmp_path
     def hooks(config):
         config["hooks"] = {point: [{"path": sys.executable, "env": ["HOOK=yes"],
                                     "args": ["python3", "-c", HOOK, point, str(log)]}]
-                           for point in ("prestart", "createRuntime", "poststart", "poststop")}
+                           for point in ("prestart", "createRuntime", "createContainer",
+                                         "poststart", "poststop")}
     folder = bundle(["sleep", "1000"], hooks)
     assert oci("create", "--bundle", str(folder), "eleven").returncode == 0
     pid = json.loads(oci("state", "eleven").stdout)["pid"]
@@ -256,6 +257,8 @@ def test_hooks_run_at_their_points_with_the_state_on_stdin(bundle, oci, tmp_path
     assert oci("delete", "--force", "eleven").returncode == 0
     assert [json.loads(line) for line in log.read_text().splitlines()] == [
         ["prestart", "created", net, "yes"], ["createRuntime", "created", net, "yes"],
+        # In the container's namespaces, before pivot_root: where the runtime's files still are.
+        ["createContainer", "creating", net, "yes"],
         ["poststart", "running", net, "yes"], ["poststop", "stopped", 0, "yes"]]
 
 
@@ -267,13 +270,38 @@ def test_a_failing_prestart_hook_fails_create_and_nothing_is_left(bundle, oci, t
         125, "oci.py: the prestart hook /bin/sh: exited with 4: no network for you\n")
 
 
-def test_a_hook_inside_the_container_is_refused_yet(bundle, oci):
-    folder = bundle(["true"], lambda config: config.update(hooks={"startContainer": [
+def test_a_start_container_hook_runs_in_the_container_before_the_command(bundle, oci):
+    # Its path is the container's, and it runs as the command would: confined, uid 1000.
+    def hooks(config):
+        config["process"]["user"] = {"uid": 1000, "gid": 1000}
+        config["hooks"] = {"startContainer": [{"path": "/bin/sh", "args": [
+            "sh", "-c", "cat > /dev/shm/state; cat /proc/self/status > /dev/shm/status"]}]}
+    folder = bundle(["sh", "-c", "cat /dev/shm/state; echo; cat /dev/shm/status"], hooks)
+    result = oci("run", "--bundle", str(folder), "hooked")
+    assert (result.returncode, result.stderr) == (0, "")
+    state, status = result.stdout.split("\n", 1)
+    assert "Uid:\t1000\t1000\t1000\t1000\n" in status and "CapEff:\t0000000000000000\n" in status
+    state = json.loads(state)
+    assert (state["id"], state["status"], state["bundle"]) == ("hooked", "created", str(folder))
+    assert state["pid"] > 1  # as `state` shows it, in the runtime's namespace
+
+
+def test_a_failing_start_container_hook_stops_the_container_saying_why(bundle, oci):
+    hook = {"path": "/bin/sh", "args": ["sh", "-c", "echo not today >&2; exit 3"]}
+    folder = bundle(["sh", "-c", "echo never"],
+                    lambda config: config.update(hooks={"startContainer": [hook]}))
+    result = oci("run", "--bundle", str(folder), "unhooked")
+    assert (result.returncode, result.stdout, result.stderr) == (
+        125, "", "oci.py: the startContainer hook /bin/sh: exited with 3: not today\n")
+
+
+def test_a_hook_at_no_point_of_the_spec_is_refused(bundle, oci):
+    folder = bundle(["true"], lambda config: config.update(hooks={"preStart": [
         {"path": "/bin/true"}]}))
-    result = oci("create", "--bundle", str(folder), "thirteen")
+    result = oci("create", "--bundle", str(folder), "nowhere")
     assert (result.returncode, result.stderr) == (
-        125, "oci.py: hooks.startContainer: not run by oci.py (it runs prestart, createRuntime,"
-             " poststart, poststop)\n")
+        125, "oci.py: hooks.preStart: not run by oci.py (it runs prestart, createRuntime,"
+             " createContainer, startContainer, poststart, poststop)\n")
 
 
 CGROUP_MOUNT = {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",

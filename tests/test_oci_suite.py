@@ -61,6 +61,10 @@ def suite(tmp_path_factory):
     return source
 
 
+# The folders the suite's configs ask for, above their containers' cgroups.
+SUITE_S_CGROUPS = ("cgrouptest", "testdir")
+
+
 def own_cgroup_folders():
     """The folders below our own cgroup, in each tree: where the suite's cgroups go."""
     from runtime import cgroups
@@ -83,7 +87,8 @@ def results(source, runtime):
 
     The folders above a container's cgroup that a runtime made stay, as
     runc leaves them (the suite's /cgrouptest, testdir/cgrouptest): they
-    are removed here, once the executable has ended.
+    are removed here, once the executable has ended; any other new folder
+    is another user's, and stays.
     """
     found = {}
     before = own_cgroup_folders()
@@ -93,7 +98,8 @@ def results(source, runtime):
                              text=True, timeout=MINUTES * 60)
         verdicts = TAP.findall(run.stdout)
         found[executable.stem] = (verdicts.count(""), verdicts.count("not "))
-        remove_cgroup_folders(own_cgroup_folders() - before)
+        remove_cgroup_folders(folder for folder in own_cgroup_folders() - before
+                              if folder.name in SUITE_S_CGROUPS)
     return found
 
 
@@ -121,4 +127,4 @@ def test_the_table_in_container_md_is_what_the_suite_says_of_both_runtimes(suite
 
 
 def test_the_suite_s_cgroups_are_gone_after_it(suite):
-    assert not any(folder.name in ("cgrouptest", "testdir") for folder in own_cgroup_folders())
+    assert not any(folder.name in SUITE_S_CGROUPS for folder in own_cgroup_folders())

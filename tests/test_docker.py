@@ -12,7 +12,6 @@ inside reaches PyPI as pip here does.
 """
 import os
 import re
-import shlex
 import shutil
 import signal
 import subprocess
@@ -23,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
+import clients
 import libns
-from helpers import (C_TWIN, ROOT, TIMEOUT, cgroups_left_behind, host_state, make_tiny_rootfs,
-                     read, table_commands, wait_until)
-from terminal import Terminal
+from helpers import (C_TWIN, ROOT, cgroups_left_behind, host_state, read, table_commands,
+                     wait_until)
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("namespaces_work")]
 
@@ -141,7 +140,9 @@ def docker():
     def run(*arguments, timeout=BUILD_MINUTES * 60):
         return subprocess.run(["docker", *arguments], capture_output=True, text=True,
                               env={**os.environ, "DOCKER_HOST": socket}, timeout=timeout)
-    run.host = socket
+    run.command, run.env = (lambda *arguments: ["docker", *arguments]), {
+        **os.environ, "DOCKER_HOST": socket}
+    run.run_options = ["--runtime", "oci", "--network", "none"]
 
     namespace = None
     try:
@@ -263,20 +264,13 @@ def test_without_privileged_a_stage_says_what_to_do(docker, image):
 @pytest.fixture(scope="module")
 def tiny(docker, tmp_path_factory):
     """An image of a few of the host's programs, made by docker import, as a rootfs tar."""
-    folder = tmp_path_factory.mktemp("tiny")
-    root = make_tiny_rootfs(folder / "rootfs", ("sh", "cat", "ls", "sleep", "tty", "stty", "true"))
-    subprocess.run(["tar", "-cf", folder / "rootfs.tar", "-C", root, "."], check=True)
-    made = docker("import", str(folder / "rootfs.tar"), "local/tiny")
-    assert made.returncode == 0, made.stderr
-    return "local/tiny"
+    return clients.tiny_image(docker, tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture
 def ours(docker, tiny):
-    """`docker run --runtime oci ...`; each test leaves no container, state or cgroup."""
-    def run(*arguments):
-        return docker("run", "--runtime", "oci", "--network", "none", *arguments)
-    yield run
+    """docker, whose `run` has our runtime; each test leaves no container, state or cgroup."""
+    yield docker
     docker("rm", "--force", *docker("ps", "--all", "--quiet").stdout.split())
     wait_until(lambda: cgroups_left_behind() == [] and not any(
         path.is_dir() for folder in engine_cgroups() for path in folder.iterdir()),
@@ -284,96 +278,44 @@ def ours(docker, tiny):
     assert docker("ps", "--all", "--quiet").stdout == ""
 
 
-def test_container_md_s_docker_lines_run_with_our_runtime(ours, docker):
-    blocks = re.findall(r"^```sh docker\n(.*?)^```$", read(ROOT / "CONTAINER.md"), re.M | re.S)
-    lines = [line for block in blocks for line in block.splitlines() if line.strip()]
-    assert lines
-    for line in lines:
-        command, _, comment = line.partition("#")  # "# exits N": its status, else 0
-        status = re.search(r"exits (\d+)", comment)
-        assert command.startswith("docker run --runtime oci "), line
-        result = docker(*shlex.split(command)[1:])
-        assert result.returncode == int(status.group(1) if status else 0), result.stderr
+def test_container_md_s_docker_lines_run_with_our_runtime(ours):
+    clients.documented_lines_run(ours, "docker", "docker ")
 
 
 def test_docker_runs_our_runtime_with_the_command_s_status(ours, tiny):
-    assert ours("--rm", tiny, "true").returncode == 0
-    assert ours("--rm", tiny, "sh", "-c", "exit 3").returncode == 3
-    missing = ours("--rm", tiny, "no-such-command")
-    assert missing.returncode == 127
-    assert 'exec: "no-such-command": executable file not found in $PATH' in missing.stderr
+    clients.statuses_are_the_command_s(ours, tiny)
 
 
-def test_docker_run_it_gives_a_terminal_of_the_container_s_own(ours, tiny, docker):
-    terminal = Terminal("docker", "run", "--runtime", "oci", "--network", "none", "--rm", "-it",
-                        tiny, "sh", rows=31, columns=97,
-                        env={**os.environ, "DOCKER_HOST": docker.host})
-    terminal.read_until("# ")
-    terminal.type(b"tty\r")
-    terminal.read_until("/dev/pts/0\r\n")
-    # The CLI gives the window's size once the container has started (a
-    # resize through the shim, on the terminal's master end), as with runc.
-    wait_until(lambda: terminal.type(b"stty size\r") or "31 97" in terminal.read_until("# "),
-               "the container's terminal has the window's size")
-    terminal.type(b"exit 4\r")
-    assert terminal.wait() == 4
+def test_docker_run_it_gives_a_terminal_of_the_container_s_own(ours, tiny):
+    clients.run_it_gives_a_terminal(ours, tiny)
 
 
-def test_detached_then_exec_top_kill_and_logs(ours, tiny, docker):
-    started = ours("--detach", "--name", "trapper", tiny, "sh", "-c",
-                   "trap 'echo trapped; exit 5' TERM; echo ready; while :; do sleep 0.1; done")
-    assert started.returncode == 0, started.stderr
-    wait_until(lambda: docker("logs", "trapper").stdout == "ready\n", "the container's start")
-    assert docker("exec", "trapper", "sh", "-c", "exit 6").returncode == 6
-    assert docker("exec", "trapper", "cat", "/proc/1/cmdline").stdout.startswith("sh\0-c\0")
-    terminal = Terminal("docker", "exec", "-it", "trapper", "tty",
-                        env={**os.environ, "DOCKER_HOST": docker.host})
-    terminal.read_until("/dev/pts/0\r\n")
-    assert terminal.wait() == 0
-    pid = docker("inspect", "--format", "{{.State.Pid}}", "trapper").stdout.strip()
-    top = docker("top", "trapper", "-o", "pid,args").stdout.splitlines()
-    assert [pid, "sh", "-c", "trap"] in [line.split()[:4] for line in top]  # ps cuts the rest
-    assert docker("kill", "--signal", "TERM", "trapper").returncode == 0
-    assert docker("wait", "trapper").stdout == "5\n"
-    assert docker("logs", "trapper").stdout == "ready\ntrapped\n"
+def test_detached_then_exec_top_kill_and_logs(ours, tiny):
+    def top_lists_pid_1(name):  # docker top: `oci.py ps`, then ps of those pids
+        pid = ours("inspect", "--format", "{{.State.Pid}}", name).stdout.strip()
+        top = ours("top", name, "-o", "pid,args").stdout.splitlines()
+        assert [pid, "sh", "-c", "trap"] in [line.split()[:4] for line in top]  # ps cuts the rest
+    clients.detached_then_exec_and_kill(ours, tiny, while_running=top_lists_pid_1)
 
 
-def test_docker_stop_ends_a_pid_1_that_ignores_term(ours, tiny, docker):
-    assert ours("--detach", "--name", "ignorer", tiny, "sleep", "1000").returncode == 0
-    assert docker("stop", "--time", "1", "ignorer").returncode == 0
-    assert docker("wait", "ignorer").stdout == "137\n"  # SIGKILL, after the second
+def test_docker_stop_ends_a_pid_1_that_ignores_term(ours, tiny):
+    clients.stop_kills_a_pid_1_that_ignores_term(ours, tiny)
 
 
 def test_docker_s_limits_are_read_back_inside_and_enforced(ours, tiny):
-    result = ours("--rm", "--memory", "64m", "--pids-limit", "50", tiny, "sh", "-c",
-                  "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max;"
-                  " i=0; while [ $i -lt 60 ]; do sleep 100 & i=$((i+1)); done")
-    assert result.stdout.splitlines() == [str(64 << 20), "50"]
-    assert "Cannot fork" in result.stderr  # the 50th process, sh's own counted
+    clients.limits_are_read_back_and_enforced(ours, tiny)
 
 
-def test_docker_pause_freezes_and_unpause_thaws(ours, tiny, docker):
-    assert ours("--detach", "--name", "sleeper", tiny, "sh", "-c",
-                "i=0; while :; do i=$((i+1)); echo $i > /tmp/now; done").returncode == 0
-    wait_until(lambda: docker("exec", "sleeper", "cat", "/tmp/now").returncode == 0,
-               "the loop's first write")
-    assert docker("pause", "sleeper").returncode == 0
-    assert docker("inspect", "--format", "{{.State.Status}}", "sleeper").stdout == "paused\n"
-    refused = docker("exec", "sleeper", "true")
-    assert refused.returncode != 0 and "is paused" in refused.stderr
-    now = f"/proc/{docker('inspect', '--format', '{{.State.Pid}}', 'sleeper').stdout.strip()}" \
-        "/root/tmp/now"  # read from the host: exec is refused meanwhile
-    frozen = read(now)
-    time.sleep(0.3)
-    assert read(now) == frozen
-    assert docker("unpause", "sleeper").returncode == 0
-    wait_until(lambda: read(now) not in ("", frozen), "the loop to go on: " + docker(
-        "inspect", "--format", "{{.State.Status}}", "sleeper").stdout)
+def test_docker_pause_freezes_and_unpause_thaws(ours, tiny):
+    def exec_is_refused(name):
+        refused = ours("exec", name, "true")
+        assert refused.returncode != 0 and "is paused" in refused.stderr
+    clients.pause_freezes_and_unpause_thaws(ours, tiny, while_paused=exec_is_refused)
 
 
 def test_docker_update_changes_the_limits_inside(ours, tiny, docker):
-    assert ours("--detach", "--name", "limited", "--memory", "64m", "--pids-limit", "50", tiny,
-                "sleep", "1000").returncode == 0
+    assert clients.run(ours, "--detach", "--name", "limited", "--memory", "64m", "--pids-limit",
+                       "50", tiny, "sleep", "1000").returncode == 0
     updated = docker("update", "--memory", "32m", "--memory-swap", "64m", "--pids-limit", "20",
                      "limited")
     assert updated.returncode == 0, updated.stderr

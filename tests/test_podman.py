@@ -13,21 +13,17 @@ Podman's default RLIMIT_NOFILE and RLIMIT_NPROC (1048576) cannot be set:
 a containers.conf of the test's own gives the caller's hard limits.
 """
 import os
-import re
 import resource
-import shlex
 import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
-from helpers import (ROOT, host_state, in_cgroup_namespace, make_tiny_rootfs, read,
-                     wait_until)
-from terminal import Terminal
+import clients
+from helpers import ROOT, host_state, in_cgroup_namespace, read, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("namespaces_work")]
 
@@ -100,7 +96,7 @@ def podman(tmp_path_factory):
     def command(*arguments):
         return ["nsenter", "--target", str(holder.pid), "--mount", "--cgroup", "podman",
                 "--runtime", str(ROOT / "oci.py"), "--tmpdir", f"{folder}/tmp", *arguments]
-    run.command, run.env = command, env
+    run.command, run.env, run.run_options = command, env, ["--network", "none"]
     try:
         yield run
     finally:
@@ -120,20 +116,13 @@ def podman(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tiny(podman, tmp_path_factory):
     """An image of a few of the host's programs, made by podman import."""
-    folder = tmp_path_factory.mktemp("tiny")
-    root = make_tiny_rootfs(folder / "rootfs", ("sh", "cat", "ls", "sleep", "tty", "stty", "true"))
-    subprocess.run(["tar", "-cf", folder / "rootfs.tar", "-C", root, "."], check=True)
-    made = podman("import", str(folder / "rootfs.tar"), "local/tiny")
-    assert made.returncode == 0, made.stderr
-    return "local/tiny"
+    return clients.tiny_image(podman, tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture
 def ours(podman, tiny):
-    """`podman run --network none ...`; each test leaves no container and no cgroup of one."""
-    def run(*arguments):
-        return podman("run", "--network", "none", *arguments)
-    yield run
+    """podman, whose `run` has our runtime; each test leaves no container, no cgroup of one."""
+    yield podman
     podman("rm", "--all", "--force", "--time", "0")
     assert podman("ps", "--all", "--quiet").stdout == ""
     # libpod-ID, a container's; conmon, podman's own for every conmon, stays.
@@ -141,79 +130,29 @@ def ours(podman, tiny):
                "the containers' cgroups removed")
 
 
-def test_container_md_s_podman_lines_run_with_our_runtime(ours, podman):
-    blocks = re.findall(r"^```sh podman\n(.*?)^```$", read(ROOT / "CONTAINER.md"), re.M | re.S)
-    lines = [line for block in blocks for line in block.splitlines() if line.strip()]
-    assert lines
-    for line in lines:
-        command, _, comment = line.partition("#")  # "# exits N": its status, else 0
-        status = re.search(r"exits (\d+)", comment)
-        prefix = 'podman --runtime "$PWD/oci.py" '
-        assert command.startswith(prefix), line
-        result = podman(*shlex.split(command[len(prefix):]))  # with our runtime, by its path
-        assert result.returncode == int(status.group(1) if status else 0), result.stderr
+def test_container_md_s_podman_lines_run_with_our_runtime(ours):
+    clients.documented_lines_run(ours, "podman", 'podman --runtime "$PWD/oci.py" ')
 
 
 def test_podman_runs_our_runtime_with_the_command_s_status(ours, tiny):
-    started = ours("--rm", tiny, "true")
-    assert started.returncode == 0, started.stderr
-    assert ours("--rm", tiny, "sh", "-c", "exit 3").returncode == 3
-    missing = ours("--rm", tiny, "no-such-command")
-    assert missing.returncode == 127, missing.stderr
-    assert "executable file not found" in missing.stderr
+    clients.statuses_are_the_command_s(ours, tiny)
 
 
-def test_podman_run_it_gives_a_terminal_of_the_container_s_own(ours, tiny, podman):
-    terminal = Terminal(*podman.command("run", "--network", "none", "--rm", "-it", tiny, "sh"),
-                        rows=31, columns=97, env=podman.env)
-    terminal.read_until("# ")
-    terminal.type(b"tty\r")
-    terminal.read_until("/dev/pts/0\r\n")
-    wait_until(lambda: terminal.type(b"stty size\r") or "31 97" in terminal.read_until("# "),
-               "the container's terminal has the window's size")
-    terminal.type(b"exit 4\r")
-    assert terminal.wait() == 4
+def test_podman_run_it_gives_a_terminal_of_the_container_s_own(ours, tiny):
+    clients.run_it_gives_a_terminal(ours, tiny)
 
 
-def test_podman_detached_then_exec_kill_stop_and_rm(ours, tiny, podman):
-    started = ours("--detach", "--name", "trapper", tiny, "sh", "-c",
-                   "trap 'echo trapped; exit 5' TERM; echo ready; while :; do sleep 0.1; done")
-    assert started.returncode == 0, started.stderr
-    wait_until(lambda: podman("logs", "trapper").stdout == "ready\n", "the container's start")
-    assert podman("exec", "trapper", "sh", "-c", "exit 6").returncode == 6
-    assert podman("exec", "trapper", "cat", "/proc/1/cmdline").stdout.startswith("sh\0-c\0")
-    terminal = Terminal(*podman.command("exec", "-it", "trapper", "tty"), env=podman.env)
-    terminal.read_until("/dev/pts/")
-    assert terminal.wait() == 0
-    assert podman("kill", "--signal", "TERM", "trapper").returncode == 0
-    assert podman("wait", "trapper").stdout == "5\n"
-    assert podman("logs", "trapper").stdout == "ready\ntrapped\n"
-    assert podman("rm", "trapper").returncode == 0
-    assert ours("--detach", "--name", "ignorer", tiny, "sleep", "1000").returncode == 0
-    assert podman("stop", "--time", "1", "ignorer").returncode == 0
-    assert podman("wait", "ignorer").stdout == "137\n"  # SIGKILL, after the second
+def test_podman_detached_then_exec_kill_and_rm(ours, tiny):
+    clients.detached_then_exec_and_kill(ours, tiny)
+
+
+def test_podman_stop_ends_a_pid_1_that_ignores_term(ours, tiny):
+    clients.stop_kills_a_pid_1_that_ignores_term(ours, tiny)
 
 
 def test_podman_s_limits_are_read_back_inside_and_enforced(ours, tiny):
-    result = ours("--rm", "--memory", "64m", "--pids-limit", "50", tiny, "sh", "-c",
-                  "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max;"
-                  " i=0; while [ $i -lt 60 ]; do sleep 100 & i=$((i+1)); done")
-    assert result.stdout.splitlines() == [str(64 << 20), "50"], result.stderr
-    assert "Cannot fork" in result.stderr  # the 50th process, sh's own counted
+    clients.limits_are_read_back_and_enforced(ours, tiny)
 
 
-def test_podman_pause_and_unpause(ours, tiny, podman):
-    assert ours("--detach", "--name", "counter", tiny, "sh", "-c",
-                "i=0; while :; do i=$((i+1)); echo $i > /tmp/now; done").returncode == 0
-    wait_until(lambda: podman("exec", "counter", "cat", "/tmp/now").returncode == 0,
-               "the loop's first write")
-    paused = podman("pause", "counter")
-    assert paused.returncode == 0, paused.stderr
-    assert podman("inspect", "--format", "{{.State.Status}}", "counter").stdout == "paused\n"
-    pid = podman("inspect", "--format", "{{.State.Pid}}", "counter").stdout.strip()
-    now = f"/proc/{pid}/root/tmp/now"
-    frozen = read(now)
-    time.sleep(0.3)
-    assert read(now) == frozen
-    assert podman("unpause", "counter").returncode == 0
-    wait_until(lambda: read(now) not in ("", frozen), "the loop to go on")
+def test_podman_pause_and_unpause(ours, tiny):
+    clients.pause_freezes_and_unpause_thaws(ours, tiny)

@@ -356,14 +356,23 @@ def rlimits_of(given):
 
 
 def capabilities_of(given):
-    """process.capabilities, checked, with the sets it leaves out empty (as runc has them)."""
-    sets = {kind: list(given.get(kind) or []) for kind in ("bounding", "effective", "permitted",
-                                                           "inheritable", "ambient")}
-    unknown = sorted({name for names in sets.values() for name in names
-                      if name[len("CAP_"):] not in libns.CAPABILITIES or name[:4] != "CAP_"})
+    """process.capabilities, with the sets it leaves out empty (as runc has them).
+
+    A name this kernel has no capability for (misspelt, made up, or newer
+    than the kernel) is left out with a warning, not refused: so runtime
+    spec 1.1 says, and runc and crun do, since Docker asks for every
+    capability it knows of, which an older kernel may not have.  Leaving one
+    out gives the container less, never more.
+    """
+    with open("/proc/sys/kernel/cap_last_cap") as last:
+        known = {f"CAP_{name}" for name in libns.CAPABILITIES[:int(last.read()) + 1]}
+    asked = {kind: list(given.get(kind) or []) for kind in ("bounding", "effective", "permitted",
+                                                            "inheritable", "ambient")}
+    unknown = sorted({str(name) for names in asked.values() for name in names} - known)
     if unknown:
-        raise Refusal(f"process.capabilities: no such capability {', '.join(unknown)}")
-    return sets
+        libns.write_stderr(f"{libns.program_name()}: warning: process.capabilities:"
+                           f" {', '.join(unknown)}: no such capability on this kernel, left out")
+    return {kind: [name for name in names if name in known] for kind, names in asked.items()}
 
 
 def set_rlimits(rlimits):

@@ -1166,6 +1166,20 @@ def _refuse_to_change_the_host_s_mounts(description, target, flags):
                       ' mount(None, "/", None, MS_REC | MS_PRIVATE)')
 
 
+def allow_mounts_in_the_tool_s_namespace():
+    """Let mount() change the tool's own mount namespace, in this process, from now on.
+
+    Only for a caller that has made sure that namespace is not the host's:
+    oci.py, for a config.json without a mount namespace, once
+    runtime.rootfs.refuse_the_machine_s_mounts() has found the caller's
+    namespace neither PID 1's nor shared.  A mount that would propagate to
+    a shared peer is still refused.
+    """
+    global _tool_namespaces
+    if _tool_namespaces is not None:
+        _tool_namespaces = {**_tool_namespaces, "mnt": None}
+
+
 def umount2(target, flags=0):
     """Detach the filesystem mounted at `target`.  See umount2(2).
 

@@ -199,6 +199,14 @@ def _spec_of(config, bundle):
             joined.append(checked_namespace(kind, namespace["path"]))
         else:
             namespaces.append({"type": kind})
+    # None: the container has the runtime's mount namespace, where its
+    # mounts are made (and delete detaches them), if it is not the machine's.
+    in_the_caller_s = not any(namespace["type"] == "mount" for namespace in namespaces + joined)
+    if in_the_caller_s:
+        try:
+            steps.rootfs.refuse_the_machine_s_mounts()
+        except OSError as error:
+            raise Refusal(f"linux.namespaces: {error.strerror}") from None
     mounts = []
     for mount in config.get("mounts", []):
         options = list(mount.get("options", []))
@@ -260,7 +268,7 @@ def _spec_of(config, bundle):
                     **({"capabilities": capabilities_of(process["capabilities"])}
                        if "capabilities" in process else {})},
         "root": {"path": root, "readonly": bool(config["root"].get("readonly")),
-                 "makeMountPoints": True},
+                 "makeMountPoints": True, "inTheCallersMountNamespace": in_the_caller_s},
         "hostname": config.get("hostname") or None,  # none: the one the namespace has
         "mounts": mounts,
         "joined": joined,
@@ -570,6 +578,11 @@ def create(root, bundle, container_id, pid_file=None, console_socket=None):
              "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
              "owner": "", "annotations": spec["annotations"], "hooks": spec["hooks"],
              "cgroups": {}}
+    if spec["root"]["inTheCallersMountNamespace"]:
+        # Where the root's bind mount will be, and how many mounts are there
+        # before it: forget() detaches it, with every mount below it.
+        state["mounted"] = {"namespace": os.readlink("/proc/self/ns/mnt"),
+                            "below": steps.rootfs.mounts_at(spec["root"]["path"])}
 
     def prepare(child):
         """While the child waits for "go": into its cgroup before it runs a line, the hooks."""
@@ -652,10 +665,17 @@ def connected(path, with_terminal):
 
 
 def forget(directory, state, pid=None):
-    """Remove the container's state and cgroup; kill its PID 1 (a child of ours) first."""
+    """Remove the container's state, cgroup and mounts; kill its PID 1 (a child of ours) first."""
     if pid is not None:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
+    mounted = state.get("mounted")
+    if mounted and os.readlink("/proc/self/ns/mnt") != mounted["namespace"]:
+        libns.write_stderr(f"{libns.program_name()}: warning: container {state['id']}: its"
+                           f" mounts are in mount namespace {mounted['namespace']}, not ours:"
+                           " left there")
+    elif mounted and steps.rootfs.mounts_at(state["rootfs"]) > mounted["below"]:
+        libns.umount2(state["rootfs"], libns.MNT_DETACH)  # and every mount under it
     for cgroup in state["cgroups"].values():
         cgroups.remove_cgroup(cgroup)
     shutil.rmtree(directory, ignore_errors=True)

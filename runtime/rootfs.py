@@ -4,6 +4,8 @@ The steps of the spec's `root` and `mounts`, in the order the runtime takes
 them (runc: libcontainer/rootfs_linux.go; crun: src/libcrun/linux.c):
 
   make_mounts_private()   nothing we mount reaches the host's namespace
+                          (or, without a mount namespace of its own, the
+                          caller's checked: refuse_the_machine_s_mounts)
   open_bind_sources()     the host's side of each bind mount, opened first
   build_root()            a tmpfs of the host's programs, a directory, or layers
   mount_all()             /proc, /dev, /dev/pts, /dev/shm, /tmp, the volumes
@@ -12,6 +14,8 @@ them (runc: libcontainer/rootfs_linux.go; crun: src/libcrun/linux.c):
 
 Every mount happens in the child's own mount namespace: when it ends, the
 kernel takes them all away, and the host's mount table never changes.
+(An OCI config.json without one has its mounts made in the caller's, when
+that is not the machine's; oci.py's delete detaches them.)
 """
 import errno
 import os
@@ -53,6 +57,59 @@ def make_mounts_private():
     MS_PRIVATE on every mount, recursively, cuts them apart.
     """
     libns.mount(None, "/", None, libns.MS_REC | libns.MS_PRIVATE)
+
+
+def refuse_the_machine_s_mounts():
+    """Raise OSError unless the caller's mount namespace may take a container's mounts.
+
+    An OCI config.json may leave the mount namespace out: the container then
+    has the runtime's, and its root and mounts are made there (as runc
+    makes them).  The namespace our ancestors live in is the machine's (or
+    a whole container's), whose mounts never change here; so is PID 1's.  A
+    namespace made below them for a few processes, as `unshare --mount`
+    makes one, is the caller's own, when nothing in it is shared: a mount
+    made under a shared one would show in its peers' too.
+    """
+    ours = os.readlink("/proc/self/ns/mnt")
+    try:
+        if os.readlink("/proc/1/ns/mnt") == ours:
+            raise OSError(errno.EPERM, "no mount namespace: the container's mounts would be made"
+                          " in the caller's, which is PID 1's, the machine's (add one, or run in"
+                          " a mount namespace of your own: unshare --mount)")
+    except PermissionError:
+        pass  # a PID 1 more privileged than we are: our ancestors tell
+    if not any(theirs != ours for theirs in ancestors_mount_namespaces()):
+        raise OSError(errno.EPERM, "no mount namespace: the container's mounts would be made in"
+                      " the caller's, where its parents live too, the machine's or a"
+                      " container's (add one, or run in a mount namespace of your own:"
+                      " unshare --mount)")
+    with open("/proc/self/mountinfo") as mountinfo:
+        shared = [fields[4] for fields in (line.split(" - ")[0].split() for line in mountinfo)
+                  if any(field.startswith("shared:") for field in fields[6:])]
+    if shared:
+        raise OSError(errno.EPERM, f"no mount namespace: {shared[0]}, in the caller's, is shared:"
+                      " a mount made there would show in its peers' too")
+
+
+def ancestors_mount_namespaces():
+    """The mount namespace of our parent, its parent, and so on, as far as we may read them."""
+    pid = os.getppid()
+    while pid > 0:
+        try:
+            yield os.readlink(f"/proc/{pid}/ns/mnt")
+            with open(f"/proc/{pid}/stat") as stat_file:
+                pid = int(stat_file.read().rsplit(")", 1)[1].split()[1])  # its ppid
+        except OSError:
+            return  # gone, or more privileged than we are
+
+
+def mounts_at(path):
+    """How many mounts are stacked at `path` in our mount namespace (/proc/self/mountinfo)."""
+    escaped = os.path.realpath(path)
+    for character, octal in (("\\", "\\134"), (" ", "\\040"), ("\t", "\\011"), ("\n", "\\012")):
+        escaped = escaped.replace(character, octal)  # as the kernel writes a path there
+    with open("/proc/self/mountinfo") as mountinfo:
+        return sum(line.split()[4] == escaped for line in mountinfo)
 
 
 def open_bind_sources(mounts):
@@ -338,14 +395,22 @@ def make_device(target, device):
     return True
 
 
-def switch_root(root):
+def switch_root(root, in_the_caller_s_namespace=False):
     """Make `root` the root of this mount namespace, and detach the old one.
 
     pivot_root(".", ".") puts the old root on top of the new one; the
     umount2 with MNT_DETACH then removes it from the namespace at once.
     After that, no path leads back to the host's files.
+    `in_the_caller_s_namespace` (a config.json without a mount namespace):
+    chroot(2) instead, as runc then does.  pivot_root would move the root of
+    every process of the caller's namespace; chroot changes ours alone, and
+    a process with CAP_SYS_CHROOT can leave it: the config asked no more.
     """
     os.chdir(root)
-    libns.pivot_root(".", ".")
-    libns.umount2(".", libns.MNT_DETACH)
+    if in_the_caller_s_namespace:
+        os.chroot(".")
+        libns.trace('chroot(".")')
+    else:
+        libns.pivot_root(".", ".")
+        libns.umount2(".", libns.MNT_DETACH)
     os.chdir("/")

@@ -89,7 +89,13 @@ def create(spec, layer_trees, init_end, cgroup=None, pid_1=None, before_switch=N
         # After the cgroup is joined (see run), so that the container's
         # cgroup is the root of what it sees: /proc/self/cgroup says "0::/".
         libns.unshare(libns.CLONE_NEWCGROUP)
-    rootfs.make_mounts_private()
+    in_the_caller_s = spec["root"].get("inTheCallersMountNamespace")
+    if in_the_caller_s:
+        # An OCI config.json without a mount namespace: oci.py has found the
+        # caller's not the machine's (rootfs.refuse_the_machine_s_mounts).
+        libns.allow_mounts_in_the_tool_s_namespace()
+    else:
+        rootfs.make_mounts_private()
     bind_sources = rootfs.open_bind_sources(spec["mounts"])
     root = rootfs.build_root(spec["root"], layer_trees)
     # A --rootfs-rw directory is the user's: no mount point is made in it.
@@ -106,7 +112,7 @@ def create(spec, layer_trees, init_end, cgroup=None, pid_1=None, before_switch=N
     network.set_up_inside(spec.get("network", {}).get("veth"), has_namespace(linux, "network"))
     if before_switch is not None:
         before_switch()
-    rootfs.switch_root(root)
+    rootfs.switch_root(root, in_the_caller_s)
     libns.set_environment(dict(item.split("=", 1) for item in process["env"]))
     if process["cwd"] != "/":
         os.makedirs(process["cwd"], exist_ok=True)  # as docker run does

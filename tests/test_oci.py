@@ -473,6 +473,44 @@ def test_an_unknown_capability_is_a_warning_and_left_out_as_runc_does(bundle, oc
     assert int(status["CapBnd"], 16) == 1 << 29 | 1 << 5 | 1 << 10
 
 
+def without_a_mount_namespace(config):
+    config["linux"]["namespaces"].remove({"type": "mount"})
+
+
+def test_without_a_mount_namespace_it_is_refused_in_the_machine_s(bundle, oci):
+    if namespace_ids()["mnt"] != namespace_ids(os.getppid())["mnt"]:
+        pytest.skip("pytest runs in a mount namespace of its own, below its parent's: oci.py"
+                    " takes it for the caller's own, not the machine's")
+    folder = bundle(["true"], without_a_mount_namespace)
+    result = oci("run", "--bundle", str(folder), "machine-s-mounts")
+    assert (result.returncode, result.stderr) == (
+        125, "oci.py: linux.namespaces: no mount namespace: the container's mounts would be made"
+             " in the caller's, where its parents live too, the machine's or a container's (add"
+             " one, or run in a mount namespace of your own: unshare --mount)\n")
+
+
+def test_without_a_mount_namespace_the_mounts_are_the_caller_s_own_and_delete_detaches_them(
+        bundle, oci, tmp_path):
+    # As runc: the container is in the caller's mount namespace, its root a
+    # chroot there; the caller's is one of its own (unshare --mount), and
+    # after the container, its mount table is as it was.
+    folder = bundle(["sh", "-c", "ls -l /proc/self/ns/mnt; ls /"], without_a_mount_namespace)
+    script = ("import os, subprocess, sys; print(os.readlink('/proc/self/ns/mnt'), flush=True);"
+              " before = open('/proc/self/mountinfo').read().splitlines();"
+              " run = subprocess.run(sys.argv[1:]); print(run.returncode);"
+              " print(open('/proc/self/mountinfo').read().splitlines() == before)")
+    result = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", sys.executable, "-c", script,
+         sys.executable, str(ROOT / "oci.py"), "--root", str(oci.root), "run", "--bundle",
+         str(folder), "caller-s-mounts"], capture_output=True, text=True, env=stage_env(),
+        timeout=TIMEOUT)
+    assert result.stderr == ""
+    caller_s, container_s, *root, returncode, unchanged = result.stdout.splitlines()
+    assert container_s.split()[-1] == caller_s != namespace_ids()["mnt"]
+    assert (" ".join(root).split(), returncode, unchanged) == (
+        sorted(os.listdir(folder / "rootfs")), "0", "True")
+
+
 @pytest.mark.parametrize("rlimit, message", [
     ({"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5},
      "process.rlimits RLIMIT_NOFILE: soft 10 and hard 5: not a limit (0 <= soft <= hard < 2^64)"),

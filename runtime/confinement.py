@@ -9,9 +9,10 @@ linux.maskedPaths, linux.readonlyPaths), and `python3 escapes.py` inside
 shows what each one stops.
 """
 import os
+import stat
 
 import libns
-from runtime import seccomp
+from runtime import rootfs, seccomp
 
 
 def hide_paths(root, masked_paths, read_only_paths):
@@ -21,16 +22,32 @@ def hide_paths(root, masked_paths, read_only_paths):
     /proc/sysrq-trigger reboots it and /proc/sys tunes it: none of them is
     a namespace's.  Masked: /dev/null bound over a file, an empty read-only
     tmpfs over a directory.  Read-only: bound on itself, then made read-only.
+    Each is reached without following a link (rootfs.open_mount_point): an
+    image's link would take the mount to a path outside it.  A path the
+    root has not is left alone.
     """
-    for path in masked_paths:
-        target = f"{root}{path}"
-        if os.path.isdir(target):
-            libns.mount("tmpfs", target, "tmpfs", libns.MS_RDONLY, "size=0")
-        elif os.path.exists(target):
-            libns.bind_mount("/dev/null", target)
-    for path in read_only_paths:
-        if os.path.exists(f"{root}{path}"):
-            libns.bind_mount(f"{root}{path}", f"{root}{path}", read_only=True)
+    for path, masked in [(path, True) for path in masked_paths] + [
+            (path, False) for path in read_only_paths]:
+        try:
+            target = rootfs.open_mount_point(root, path, directory=False, create=False,
+                                             what=f"linux.{'masked' if masked else 'readonly'}"
+                                                  f"Paths {path}")
+        except FileNotFoundError:
+            continue
+        try:
+            if not masked:
+                libns.bind_mount_between(target, target, read_only=True)
+            elif stat.S_ISDIR(os.fstat(target).st_mode):
+                libns.mount("tmpfs", f"/proc/self/fd/{target}", "tmpfs", libns.MS_RDONLY,
+                            "size=0")
+            else:
+                null = os.open("/dev/null", os.O_PATH | os.O_CLOEXEC)
+                try:
+                    libns.bind_mount_between(null, target)
+                finally:
+                    os.close(null)
+        finally:
+            os.close(target)
 
 
 def confine(process, profile, become=None):

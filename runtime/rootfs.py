@@ -360,15 +360,23 @@ def make_devices(root, devices):
     Bind mounts of the host's devices, not mknod(2): a user namespace may not
     create device nodes, and a bind mount works for root too.  /dev/ptmx is
     the container's own devpts instance's, so its terminals are its own.
+    Each is made from the descriptor of its directory, never through a link:
+    where /dev is the image's own (no tmpfs on it), an image's /dev/null
+    could be a link to a file of the host's, which a write would empty.
     """
     dev = f"{root}/dev"
     for device in devices:
-        target = f"{root}{device['path']}"
-        if "major" in device and make_device(target, device):
-            continue
+        where, name = os.path.split(device["path"])
+        parent = open_mount_point(root, where, directory=True, create=True,
+                                  what=f"linux.devices {device['path']}")
+        try:
+            if "major" in device and make_device(parent, name, device):
+                continue
+        finally:
+            os.close(parent)
         if os.path.exists(device["path"]):
-            open(target, "w").close()
-            libns.bind_mount(device["path"], target)
+            mount_volume(root, device["path"], os.open(device["path"], os.O_PATH | os.O_CLOEXEC),
+                         0, True, f"linux.devices {device['path']}")
     for name, target in (("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"),
                          ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                          ("stderr", "/proc/self/fd/2")):
@@ -379,19 +387,21 @@ def make_devices(root, devices):
                 raise
 
 
-def make_device(target, device):
-    """mknod(2) an OCI linux.devices entry (type, major, minor, fileMode, uid, gid); False
-    where this namespace may not make devices (a user namespace's root), to bind instead."""
+def make_device(parent, name, device):
+    """mknod(2) an OCI linux.devices entry (type, major, minor, fileMode, uid, gid) as `name`
+    in the directory `parent`; False where this namespace may not make devices (a user
+    namespace's root), to bind instead."""
     kinds = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
-    os.makedirs(os.path.dirname(target), exist_ok=True)
     try:
-        os.mknod(target, kinds[device["type"]] | device.get("fileMode", 0o666),
-                 os.makedev(device["major"], device["minor"]))
+        os.mknod(name, kinds[device["type"]] | device.get("fileMode", 0o666),
+                 os.makedev(device["major"], device["minor"]), dir_fd=parent)
     except PermissionError:
         return False
-    os.chown(target, device.get("uid", 0), device.get("gid", 0))
-    os.chmod(target, device.get("fileMode", 0o666))  # not the umask's
-    libns.trace(f"mknod(\"{target}\", {device['type']} {device['major']}:{device['minor']})")
+    os.chown(name, device.get("uid", 0), device.get("gid", 0), dir_fd=parent,
+             follow_symlinks=False)
+    os.chmod(name, device.get("fileMode", 0o666), dir_fd=parent)  # not the umask's
+    libns.trace(f"mknod(\"{device['path']}\", {device['type']} {device['major']}:"
+                f"{device['minor']})")
     return True
 
 

@@ -206,6 +206,32 @@ def test_a_hostile_or_broken_config_is_one_line_and_nothing_is_left(bundle, oci,
         + "\n"
 
 
+@pytest.mark.parametrize("link, change, message", [
+    ("dev/null", lambda config: config["mounts"].remove(next(
+        mount for mount in config["mounts"] if mount["destination"] == "/dev")),
+     "linux.devices /dev/null: /dev/null is a symbolic link (to OUTSIDE): a mount on it would"
+     " land outside the image"),
+    ("etc", lambda config: config["linux"]["maskedPaths"].append("/etc/file"),
+     "linux.maskedPaths /etc/file: /etc is a symbolic link (to OUTSIDE): a mount on it would"
+     " land outside the image"),
+], ids=["device", "masked-path"])
+def test_a_link_of_the_image_s_never_takes_a_device_or_a_mask_outside(bundle, oci, tmp_path, link,
+                                                                       change, message):
+    # The image's /dev/null (where /dev is its own) or a folder on a masked
+    # path, a link to a file outside: that file is neither written nor hidden.
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "file").write_text("the host's")
+    folder = bundle(["true"], change)
+    (folder / "rootfs" / "dev").mkdir(exist_ok=True)
+    os.symlink(outside / "file" if link == "dev/null" else outside, folder / "rootfs" / link)
+    result = oci("run", "--bundle", str(folder), "through-a-link")
+    assert (result.returncode, result.stderr) == (
+        125, "oci.py: " + message.replace("OUTSIDE", str(outside / "file" if link == "dev/null"
+                                                         else outside)) + "\n")
+    assert (outside / "file").read_text() == "the host's"
+
+
 def test_a_missing_bundle_and_a_bad_id_are_one_line(oci, tmp_path):
     result = oci("create", "--bundle", str(tmp_path / "nothing"), "eight")
     assert (result.returncode, result.stderr) == (

@@ -72,15 +72,12 @@ def refuse_the_machine_s_mounts():
     """
     ours = os.readlink("/proc/self/ns/mnt")
     try:
-        if os.readlink("/proc/1/ns/mnt") == ours:
-            raise OSError(errno.EPERM, "no mount namespace: the container's mounts would be made"
-                          " in the caller's, which is PID 1's, the machine's (add one, or run in"
-                          " a mount namespace of your own: unshare --mount)")
+        pid_1_s = os.readlink("/proc/1/ns/mnt")
     except PermissionError:
-        pass  # a PID 1 more privileged than we are: our ancestors tell
-    if not any(theirs != ours for theirs in ancestors_mount_namespaces()):
+        pid_1_s = None  # a PID 1 more privileged than we are: our ancestors tell
+    if pid_1_s == ours or all(theirs == ours for theirs in ancestors_mount_namespaces()):
         raise OSError(errno.EPERM, "no mount namespace: the container's mounts would be made in"
-                      " the caller's, where its parents live too, the machine's or a"
+                      " the caller's, where its parents or PID 1 live too, the machine's or a"
                       " container's (add one, or run in a mount namespace of your own:"
                       " unshare --mount)")
     with open("/proc/self/mountinfo") as mountinfo:

@@ -504,15 +504,16 @@ def without_a_mount_namespace(config):
 
 
 def test_without_a_mount_namespace_it_is_refused_in_the_machine_s(bundle, oci):
-    if namespace_ids()["mnt"] != namespace_ids(os.getppid())["mnt"]:
+    parent = os.getppid()  # 0 where pytest is PID 1, as in a container
+    if parent and namespace_ids()["mnt"] != namespace_ids(parent)["mnt"]:
         pytest.skip("pytest runs in a mount namespace of its own, below its parent's: oci.py"
                     " takes it for the caller's own, not the machine's")
     folder = bundle(["true"], without_a_mount_namespace)
     result = oci("run", "--bundle", str(folder), "machine-s-mounts")
     assert (result.returncode, result.stderr) == (
         125, "oci.py: linux.namespaces: no mount namespace: the container's mounts would be made"
-             " in the caller's, where its parents live too, the machine's or a container's (add"
-             " one, or run in a mount namespace of your own: unshare --mount)\n")
+             " in the caller's, where its parents or PID 1 live too, the machine's or a"
+             " container's (add one, or run in a mount namespace of your own: unshare --mount)\n")
 
 
 def test_without_a_mount_namespace_the_mounts_are_the_caller_s_own_and_delete_detaches_them(

@@ -35,7 +35,13 @@ MINUTES = 10  # each executable's, only a guard against a hang
 TAP = re.compile(r"^(not )?ok\b(?: (\d+))?", re.M)
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory):
+def cgroups_before():
+    """The folders below our own cgroups before the suite: another's, or an interrupted run's."""
+    return own_cgroup_folders()
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory, cgroups_before):
     """The suite's source folder, its executables built; runc and Go installed if missing."""
     if os.geteuid() != 0:
         pytest.skip("the validation suite starts containers as root")
@@ -131,5 +137,6 @@ def test_the_table_in_container_md_is_what_the_suite_says_of_both_runtimes(suite
             if ours_failed[name] - runc_failed[name]} == {}
 
 
-def test_the_suite_s_cgroups_are_gone_after_it(suite):
-    assert not any(folder.name in SUITE_S_CGROUPS for folder in own_cgroup_folders())
+def test_the_suite_s_cgroups_are_gone_after_it(suite, cgroups_before):
+    assert not any(folder.name in SUITE_S_CGROUPS
+                   for folder in own_cgroup_folders() - cgroups_before)

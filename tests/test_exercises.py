@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, as_nobody, cgroups_refusal, run_as_nobody, stage_env
+from helpers import ROOT, as_nobody, cgroups_refusal, stage_env
 
 pytestmark = pytest.mark.usefixtures("namespaces_work")
 

@@ -634,8 +634,8 @@ def two_images(place, base, flavour):
         shutil.copytree(part, both, dirs_exist_ok=True)
     if flavour == "docker":
         entries = [json.loads((Path(part) / "manifest.json").read_text())[0] for part in parts]
-        for entry, tag in zip(entries, ["first:1", "second:latest"]):
-            entry["RepoTags"] = [tag]
+        for manifest, tag in zip(entries, ["first:1", "second:latest"]):
+            manifest["RepoTags"] = [tag]
         (both / "manifest.json").write_text(json.dumps(entries))
     else:
         manifests = [json.loads((Path(part) / "index.json").read_text())["manifests"][0]

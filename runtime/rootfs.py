@@ -387,16 +387,36 @@ def make_devices(root, devices):
 def make_device(parent, name, device):
     """mknod(2) an OCI linux.devices entry (type, major, minor, fileMode, uid, gid) as `name`
     in the directory `parent`; False where this namespace may not make devices (a user
-    namespace's root), to bind instead."""
-    kinds = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+    namespace's root), to bind instead.
+
+    The mode is the entry's, not the umask's: made with a umask of 0, so that
+    no chmod(2) follows, which would go through a link put in its place.
+    A node already there of the same kind and number is used as it is (an
+    earlier run's, where /dev is the image's own), as runc does; anything
+    else there is refused: the container would get it for the device it asked.
+    """
+    kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[
+        device["type"]]
+    number = os.makedev(device["major"], device["minor"]) if kind != stat.S_IFIFO else 0
+    umask = os.umask(0)
     try:
-        os.mknod(name, kinds[device["type"]] | device.get("fileMode", 0o666),
-                 os.makedev(device["major"], device["minor"]), dir_fd=parent)
+        os.mknod(name, kind | device.get("fileMode", 0o666), number, dir_fd=parent)
     except PermissionError:
         return False
+    except FileExistsError:
+        there = os.stat(name, dir_fd=parent, follow_symlinks=False)
+        if stat.S_IFMT(there.st_mode) == kind and there.st_rdev == number:
+            return True
+        raise OSError(errno.EEXIST, f"linux.devices {device['path']}: the image has another"
+                      f" file there, not {device['type']} {device['major']}:{device['minor']}"
+                      ) from None
+    except OSError as error:
+        raise OSError(error.errno, f"linux.devices {device['path']}: mknod: {error.strerror}"
+                      ) from None
+    finally:
+        os.umask(umask)
     os.chown(name, device.get("uid", 0), device.get("gid", 0), dir_fd=parent,
              follow_symlinks=False)
-    os.chmod(name, device.get("fileMode", 0o666), dir_fd=parent)  # not the umask's
     libns.trace(f"mknod(\"{device['path']}\", {device['type']} {device['major']}:"
                 f"{device['minor']})")
     return True

@@ -566,6 +566,46 @@ def test_devices_and_the_oom_score_as_the_config_gives_them(bundle, oci):
     assert device.split()[:6] == ["crw-r-----", "1", "12", "34", "1,", "7"] and score == "500"
 
 
+def in_the_image_s_own_dev(config):
+    config["mounts"] = [mount for mount in config["mounts"] if not mount["destination"].startswith(
+        "/dev")]
+    config["linux"]["devices"] = [{"path": "/dev/ours", "type": "c", "major": 1, "minor": 7}]
+
+
+@pytest.mark.parametrize("there", ["a file", "a link"])
+def test_a_device_where_the_image_has_another_file_is_refused_and_the_file_kept(
+        bundle, oci, tmp_path, there):
+    # Where /dev is the image's own (no tmpfs on it): its file is neither
+    # replaced nor given to the container as the device it asked for.
+    folder = bundle(["true"], in_the_image_s_own_dev)
+    ours = folder / "rootfs" / "dev" / "ours"
+    ours.parent.mkdir(exist_ok=True)
+    (tmp_path / "outside").write_text("the host's")
+    if there == "a file":
+        ours.write_text("the image's")
+    else:
+        ours.symlink_to(tmp_path / "outside")
+    try:
+        result = oci("run", "--bundle", str(folder), "twenty")
+        assert (result.returncode, result.stderr) == (
+            125, "oci.py: linux.devices /dev/ours: the image has another file there, not c 1:7\n")
+        assert (ours.is_symlink(), (tmp_path / "outside").read_text()) == (
+            there == "a link", "the host's")
+    finally:
+        ours.unlink()
+
+
+def test_a_device_an_earlier_run_made_in_the_image_s_dev_is_used_again(bundle, oci):
+    folder = bundle(["sh", "-c", "ls -ln /dev/ours"], in_the_image_s_own_dev)
+    try:
+        for name in ("first", "second"):  # as runc: the node of the first run is the device
+            result = oci("run", "--bundle", str(folder), name)
+            assert (result.returncode, result.stderr) == (0, "")
+            assert result.stdout.split()[:6] == ["crw-rw-rw-", "1", "0", "0", "1,", "7"]
+    finally:
+        (folder / "rootfs" / "dev" / "ours").unlink()
+
+
 def test_a_namespace_is_joined_by_its_path_as_pods_share_one(bundle, oci):
     folder = bundle(["sleep", "1000"])
     assert oci("run", "--detach", "--bundle", str(folder), "first").returncode == 0

@@ -249,12 +249,9 @@ def cgroups_refusal():
     return cgroups.cannot_make(["memory", "pids", "cpu"])
 
 
-def cgroups_left_behind():
-    """The container cgroups below our own whose tool is gone: a leak of ours.
-
-    Named containers-do-not-exist.PID after the tool (runtime/cgroups.py);
-    another user's container, whose tool still runs, is not counted.
-    """
+def _dead_tools_cgroups():
+    """The container cgroups below our own whose tool is gone (runtime/cgroups.py names them
+    containers-do-not-exist.PID after the tool, or ...oci.ID after an OCI container)."""
     from runtime import cgroups
     left = []
     parents = {cgroups._directory(mount, cgroups.own_cgroups().get(controller, "/"))
@@ -266,6 +263,17 @@ def cgroups_left_behind():
             if name.startswith(cgroups.PREFIX) and not os.path.exists(f"/proc/{pid}"):
                 left.append(f"{parent}/{name}")
     return left
+
+
+# What another user (or an earlier, killed run) left before this suite began is not ours to
+# count: only what appears while the suite runs can be a leak of ours.
+LEFT_BEFORE_US = frozenset(_dead_tools_cgroups())
+
+
+def cgroups_left_behind():
+    """The container cgroups whose tool is gone that were not there when the suite began:
+    a leak of ours. Another user's container, whose tool still runs, is not counted."""
+    return [path for path in _dead_tools_cgroups() if path not in LEFT_BEFORE_US]
 
 
 def host_state():

@@ -252,11 +252,12 @@ def open_mount_point(root, inside, directory, create, what):
 def mount_all(root, mounts, bind_sources, writable_root, cgroup=None):
     """The spec's `mounts`, in order, under `root`; each bind source's descriptor closed.
 
-    A file system (proc, tmpfs, sysfs, cgroup) goes on its mount point by
-    path.  One inside an earlier mount of ours (/dev/pts in /dev's tmpfs)
-    is made there; any other is reached without following a link, and
-    made only in a root whose writes are the container's own, not a
-    --rootfs-rw directory's (see open_mount_point).  A cgroup mount shows
+    A file system (proc, tmpfs, sysfs, cgroup) goes on its mount point,
+    reached without following a link (see open_mount_point): /proc/1/root
+    in the container's new /proc is the host's root still.  A missing one
+    is made inside an earlier mount of ours (/dev/pts in /dev's tmpfs), or
+    in a root whose writes are the container's own, never in a --rootfs-rw
+    directory's.  A cgroup mount shows
     `cgroup`, the container's (see cgroups.py).
     A bind mount (--volume) goes from descriptor to descriptor.
     """
@@ -273,24 +274,31 @@ def mount_all(root, mounts, bind_sources, writable_root, cgroup=None):
                     f"{':ro' if flags & libns.MS_RDONLY else ''}")
             mount_volume(root, destination, next(sources), flags, not writable_root, what)
             continue
-        target = f"{root}{destination}"
-        if any(destination.startswith(f"{place}/") for place in ours):
-            if not os.path.isdir(target):
-                os.mkdir(target)
-        else:
-            os.close(open_mount_point(root, destination, directory=True,
-                                      create=not writable_root, what=f"mount {mount['type']}"))
-        if mount["type"] == "cgroup":
-            cgroups.mount_inside(target, flags, cgroup)
-        elif mount["type"] == "sysfs":
-            mount_sysfs(target, flags)
-        else:
-            libns.mount(mount["source"], target, mount["type"], flags, data)
+        point = open_mount_point(root, destination, directory=True, what=f"mount {mount['type']}",
+                                 create=not writable_root or any(
+                                     destination.startswith(f"{place}/") for place in ours))
+        try:
+            # The descriptor's own path: a link swapped in since it was
+            # opened is not followed (as for a bind mount).
+            target = f"/proc/self/fd/{point}"
+            if mount["type"] == "cgroup":
+                # Its trees are made in it by path, once it is checked.
+                cgroups.mount_inside(f"{root}{destination}", flags, cgroup)
+            elif mount["type"] == "sysfs":
+                mount_sysfs(point, flags)
+            else:
+                libns.mount(mount["source"], target, mount["type"], flags, data)
+        except OSError as error:  # named by the path the user gave, not by the descriptor
+            raise OSError(error.errno, str(error.strerror).replace(
+                target, f"{root}{destination}")) from None
+        finally:
+            os.close(point)
         ours.append(destination)
 
 
-def mount_sysfs(target, flags):
-    """A sysfs at `target`; where the kernel refuses one, the host's /sys, bound read-only.
+def mount_sysfs(point, flags):
+    """A sysfs on the open mount point `point`; where the kernel refuses one, the host's /sys,
+    bound read-only.
 
     A sysfs shows the devices of the network namespace that mounts it, and
     only its owner may mount one: an ordinary user with --net host shares
@@ -298,9 +306,15 @@ def mount_sysfs(target, flags):
     instead (libcontainer's mountToRootfs), read-only all the way down.
     """
     try:
-        libns.mount("sysfs", target, "sysfs", flags)
+        libns.mount("sysfs", f"/proc/self/fd/{point}", "sysfs", flags)
     except PermissionError:
-        libns.bind_mount("/sys", target, read_only=True, nodev=True)
+        # From descriptor to descriptor: /proc/self/fd/N, looked up again,
+        # would be the directory beneath the new mount, not the mount.
+        source = os.open("/sys", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            libns.bind_mount_between(source, point, read_only=True, nodev=True)
+        finally:
+            os.close(source)
 
 
 def mount_volume(root, inside, source_fd, flags, create, what):

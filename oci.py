@@ -44,7 +44,7 @@ import time
 
 import enter
 import libns
-from runtime import cgroups, confinement, steps, terminal
+from runtime import cgroups, confinement, seccomp, steps, terminal
 
 VERSION = "0.1"
 OCI_VERSION = "1.0.2"
@@ -155,6 +155,94 @@ def public(state):
 
 # --- config.json to the spec steps.py takes ---------------------------------------------
 
+# What each field of config.json is, as the runtime spec has it, checked
+# once before any is read: a wrong type is one line naming its field, not
+# a Python error later, nor a string taken as a list of its letters.  A
+# list is of one shape, "*" is any key; a key ending in ! must be there;
+# null is the field left out; a range is a number within it.  Fields not
+# named are the spec's extensions, and oci.py does not read them.
+NUMBER = range(-(1 << 63), 1 << 64)  # Go's int64 and uint64
+ID_NUMBER = range(0, (1 << 32) - 1)  # uid_t and gid_t, and not -1
+MAPPING = {"containerID!": ID_NUMBER, "hostID!": ID_NUMBER, "size!": range(1, 1 << 32)}
+PROCESS = {
+    "terminal": bool, "consoleSize": {"height": NUMBER, "width": NUMBER}, "cwd!": str,
+    "user": {"uid": ID_NUMBER, "gid": ID_NUMBER, "umask": range(0, 0o1000),
+             "additionalGids": [ID_NUMBER], "username": str},
+    "args!": [str], "env": [str], "noNewPrivileges": bool, "oomScoreAdj": range(-1000, 1001),
+    "capabilities": {kind: [str] for kind in ("bounding", "effective", "permitted",
+                                               "inheritable", "ambient")},
+    "rlimits": [{"type!": str, "soft!": NUMBER, "hard!": NUMBER}],
+    "apparmorProfile": str, "selinuxLabel": str}
+RESOURCES = {
+    "memory": {**{key: NUMBER for key in ("limit", "reservation", "swap", "kernel", "kernelTCP",
+                                       "swappiness")}, "disableOOMKiller": bool},
+    "pids": {"limit": NUMBER},
+    "cpu": {**{key: NUMBER for key in ("shares", "quota", "period", "realtimeRuntime",
+                                       "realtimePeriod")}, "cpus": str, "mems": str},
+    "devices": [{"allow!": bool, "type": str, "major": NUMBER, "minor": NUMBER,
+                 "access": str}]}
+SECCOMP = {
+    "defaultAction!": str, "defaultErrnoRet": range(0, 4096), "architectures": [str],
+    "flags": [str], "listenerPath": str,
+    "syscalls": [{"names!": [str], "action!": str, "errnoRet": range(0, 4096),
+                  "args": [{"index!": range(0, 6), "value!": range(0, 1 << 64),
+                            "valueTwo": range(0, 1 << 64), "op!": str}]}]}
+CONFIG = {
+    "ociVersion!": str, "process!": PROCESS, "root!": {"path!": str, "readonly": bool},
+    "hostname": str, "annotations": {"*": str},
+    "mounts": [{"destination!": str, "type": str, "source": str, "options": [str]}],
+    "hooks": {"*": [{"path!": str, "args": [str], "env": [str], "timeout": range(1, 1 << 31)}]},
+    "linux": {
+        "namespaces": [{"type!": str, "path": str}],
+        "uidMappings": [MAPPING], "gidMappings": [MAPPING],
+        "devices": [{"path!": str, "type!": str, "major": NUMBER, "minor": NUMBER,
+                     "fileMode": range(0, 0o10000), "uid": ID_NUMBER, "gid": ID_NUMBER}],
+        "cgroupsPath": str, "resources": RESOURCES, "sysctl": {"*": str}, "seccomp": SECCOMP,
+        "maskedPaths": [str], "readonlyPaths": [str], "mountLabel": str,
+        "rootfsPropagation": str}}
+
+
+def checked(value, shape, where):
+    """`value` if it has `shape` (see CONFIG), its nulls left out; else Refusal naming `where`."""
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            raise Refusal(f"{where} {short(value)}: not a list")
+        return [checked(item, shape[0], f"{where}[{number}]")
+                for number, item in enumerate(value)]
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            raise Refusal(f"{where} {short(value)}: not an object")
+        if "*" in shape:
+            return {checked(key, str, f"{where} key"): checked(item, shape["*"],
+                                                              f"{where}.{key}".lstrip("."))
+                    for key, item in value.items() if item is not None}
+        found = {key: item for key, item in value.items() if item is not None}
+        for key, inner in shape.items():
+            name = key.rstrip("!")
+            field = f"{where}.{name}".lstrip(".")
+            if name in found:
+                found[name] = checked(found[name], inner, field)
+            elif key.endswith("!"):
+                raise Refusal(f"{field}: missing, and the runtime spec asks for it")
+        return found
+    if isinstance(shape, range):
+        if type(value) is not int or value not in shape:
+            raise Refusal(f"{where} {short(value)}: not a whole number " + (
+                "below 2^64" if shape == NUMBER else f"from {shape.start} to {shape.stop - 1}"))
+    elif type(value) is not shape:
+        raise Refusal(f"{where} {short(value)}: not "
+                      + {str: "a string", bool: "true or false"}[shape])
+    elif shape is str and "\0" in value:
+        raise Refusal(f"{where} {short(value)}: a NUL byte in it, which no name may have")
+    return value
+
+
+def short(value):
+    """A value as JSON has it, cut short: for a line that says what was wrong."""
+    said = json.dumps(value)
+    return said if len(said) <= 40 else said[:37] + "..."
+
+
 def spec_of(bundle):
     """The bundle's config.json, checked, as runtime/steps.py's spec."""
     path = os.path.join(bundle, "config.json")
@@ -167,27 +255,25 @@ def spec_of(bundle):
         raise Refusal(f"{path}: not JSON ({error})") from None
     except OSError as error:
         raise Refusal(f"{path}: {error.strerror}") from None
+    if not isinstance(config, dict):
+        raise Refusal(f"{path}: not a config.json of the OCI runtime spec (not an object)")
     try:
-        return _spec_of(config, bundle)
+        return _spec_of(checked(config, CONFIG, ""), bundle)
     except (KeyError, TypeError, AttributeError) as error:
         raise Refusal(f"{path}: not a config.json of the OCI runtime spec ({type(error).__name__}:"
                       f" {error})") from None
 
 
 def _spec_of(config, bundle):
-    version = config.get("ociVersion")
-    if not isinstance(version, str) or not re.match(r"1\.\d+\.\d+(-[\w.-]+)?(\+[\w.-]+)?\Z",
+    version = config["ociVersion"]
+    if not re.match(r"1\.\d+\.\d+(-[\w.-]+)?(\+[\w.-]+)?\Z",
                                                              version):
         raise Refusal(f"ociVersion {version!r}: not a version 1.x.y of the runtime spec")
     process, linux = config["process"], config.get("linux", {})
     root = os.path.join(bundle, config["root"]["path"])
     if not os.path.isdir(root):
         raise Refusal(f"root.path {config['root']['path']}: no such directory in the bundle")
-    args = process["args"]
-    if not args or not all(isinstance(arg, str) for arg in args):
-        raise Refusal("process.args: a command is a list of strings, the first its program")
-    if not str(process["cwd"]).startswith("/"):
-        raise Refusal(f"process.cwd {process['cwd']}: not an absolute path")
+    args = checked_process(process, "process")
     namespaces, joined = [], []
     for namespace in linux.get("namespaces", []):
         kind = namespace["type"]
@@ -214,6 +300,13 @@ def _spec_of(config, bundle):
         destination = mount["destination"]
         if not destination.startswith("/") or "/../" in f"{destination}/":
             raise Refusal(f"mount on {destination}: not an absolute path without ..")
+        destination = "/" + "/".join(part for part in destination.split("/")
+                                     if part not in ("", "."))
+        if destination == "/":
+            # What a mount there would cover is root.path itself, and what it
+            # made in it (/dev's nodes) would land in the mount's source.
+            raise Refusal(f"mount on {mount['destination']}: the container's root is root.path,"
+                          " not a mount")
         source = mount.get("source", kind)
         if kind == "bind":
             source = os.path.join(bundle, source)
@@ -224,11 +317,21 @@ def _spec_of(config, bundle):
         if point not in HOOKS:
             raise Refusal(f"hooks.{point}: not run by oci.py (it runs {', '.join(HOOKS)})")
         for hook in entries:
-            if not str(hook["path"]).startswith("/"):
+            if not hook["path"].startswith("/"):
                 raise Refusal(f"hooks.{point}: {hook['path']}: not an absolute path")
+            checked_environment(hook.get("env", []), f"hooks.{point}")
+    profile = linux.get("seccomp")
+    if profile is not None:
+        for field in ("flags", "listenerPath"):
+            if profile.get(field):
+                raise Refusal(f"linux.seccomp.{field}: not applied by oci.py")
+        try:  # here, not in the child: a profile the kernel cannot take makes nothing
+            seccomp.compile(profile)
+        except ValueError as error:
+            raise Refusal(f"linux.{error}") from None
     resources = resources_of(linux.get("resources") or {})
     cgroups_path = linux.get("cgroupsPath") or ""
-    if not isinstance(cgroups_path, str) or ".." in cgroups_path.split("/"):
+    if ".." in cgroups_path.split("/"):
         raise Refusal(f"linux.cgroupsPath {cgroups_path}: a path in the cgroup tree, without ..")
     devices = [{"path": path} for path in DEFAULT_DEVICES]
     for device in linux.get("devices", []):
@@ -252,13 +355,6 @@ def _spec_of(config, bundle):
     if bool(maps[0]) != bool(maps[1]):
         raise Refusal("linux.uidMappings, gidMappings: a user namespace maps both or neither"
                       " (its ids would be the overflow id 65534)")
-    if not all(isinstance(entry[key], int) and entry[key] >= 0 for entries in maps
-               for entry in entries for key in ("containerID", "hostID", "size")):
-        raise Refusal("linux.uidMappings, gidMappings: containerID, hostID and size are"
-                      " numbers from 0")
-    score = process.get("oomScoreAdj")
-    if score is not None and not (isinstance(score, int) and -1000 <= score <= 1000):
-        raise Refusal(f"process.oomScoreAdj {score}: not from -1000 to 1000")
     return {
         "process": {"terminal": bool(process.get("terminal")), "user": process.get("user", {}),
                     "args": args, "env": process.get("env", []), "cwd": process["cwd"],
@@ -285,10 +381,29 @@ def _spec_of(config, bundle):
     }
 
 
+def checked_process(process, where):
+    """The args of an OCI process (config.json's, or exec's), once the rest is one too."""
+    args = process["args"]
+    if not args:
+        raise Refusal(f"{where}.args: a command is a list of strings, the first its program")
+    if not process["cwd"].startswith("/"):
+        raise Refusal(f"{where}.cwd {process['cwd']}: not an absolute path")
+    checked_environment(process.get("env", []), where)
+    return args
+
+
+def checked_environment(env, where):
+    """Each NAME=VALUE, as runc wants them: an entry without = is refused, not left out."""
+    for entry in env:
+        if "=" not in entry or entry.startswith("="):
+            raise Refusal(f"{where}.env {short(entry)}: not NAME=VALUE")
+
+
 def checked_namespace(kind, path):
     """{"type", "path"} of a namespace to join, once `path` is one of that kind (ns files)."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        # O_NONBLOCK: a FIFO there would wait for a writer, for ever.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as error:
         raise Refusal(f"linux.namespaces {kind} {path}: {error.strerror}") from None
     try:
@@ -323,17 +438,40 @@ NAMESPACED_SYSCTLS = {
 
 
 def sysctls_of(given, namespaces):
-    """linux.sysctl, each of a namespace the container has; [(/proc/sys path, value)]."""
-    kinds = {namespace["type"] for namespace in namespaces}
+    """linux.sysctl, each of a namespace the container has; [(/proc/sys path, value)].
+
+    A namespace joined by path may be the host's own (/proc/1/ns/net), or
+    the caller's: a sysctl there would change the host's, so it is refused,
+    as runc refuses it.
+    """
     sysctls = []
     for key, value in given.items():
-        if not any(key == name or name.endswith(".") and key.startswith(name)
-                   for kind in kinds for name in NAMESPACED_SYSCTLS.get(kind, ())) \
-                or "/" in key or ".." in key:
+        kinds = [namespace for namespace in namespaces for name in
+                 NAMESPACED_SYSCTLS.get(namespace["type"], ())
+                 if key == name or name.endswith(".") and key.startswith(name)]
+        if not kinds or "/" in key or ".." in key:
             raise Refusal(f"linux.sysctl {key}: not one of a namespace this container has"
                           " of its own: it would change the host's")
-        sysctls.append(("/proc/sys/" + key.replace(".", "/"), str(value)))
+        if "path" in kinds[0] and is_the_host_s(kinds[0]):
+            raise Refusal(f"linux.sysctl {key}: linux.namespaces {kinds[0]['type']}"
+                          f" {kinds[0]['path']} is the host's: it would change the host's")
+        sysctls.append(("/proc/sys/" + key.replace(".", "/"), value))
     return sysctls
+
+
+def is_the_host_s(namespace):
+    """Whether the namespace at namespace["path"] is the caller's or PID 1's (ns files)."""
+    name = steps.NAMESPACE_FILES[namespace["type"]]
+
+    def identity(path):  # PID 1's is no ordinary user's to see: then not compared
+        try:
+            found = os.stat(path)
+        except OSError:
+            return None
+        return found.st_dev, found.st_ino
+    found = identity(namespace["path"])
+    return found is not None and found in (identity(f"/proc/self/ns/{name}"),
+                                           identity(f"/proc/1/ns/{name}"))
 
 
 def write_sysctls(sysctls):
@@ -356,7 +494,7 @@ def rlimits_of(given):
         kind, soft, hard = rlimit["type"], rlimit["soft"], rlimit["hard"]
         if not (kind.startswith("RLIMIT_") and hasattr(resource, kind)):
             raise Refusal(f"process.rlimits: no such limit {kind!r}")
-        if not (isinstance(soft, int) and isinstance(hard, int) and 0 <= soft <= hard < 1 << 64):
+        if not 0 <= soft <= hard < 1 << 64:
             raise Refusal(f"process.rlimits {kind}: soft {soft} and hard {hard}: not a limit"
                           " (0 <= soft <= hard < 2^64)")
         rlimits.append((getattr(resource, kind), soft, hard))
@@ -408,16 +546,6 @@ def resources_of(given):
                           "disableOOMKiller"), "pids": ("limit",),
                "cpu": ("quota", "period", "shares", "realtimeRuntime", "realtimePeriod"),
                "cpuset": ("cpus", "mems")}
-    for kind, keys in applied.items():
-        values = given.get(kind) or {}
-        if not isinstance(values, dict):
-            raise Refusal(f"linux.resources.{kind}: not an object of limits")
-        for key, value in values.items():
-            kind_of = "a string" if key in ("cpus", "mems") else "true or false" \
-                if key == "disableOOMKiller" else "a number"
-            if value is not None and kind_of != {str: "a string", bool: "true or false",
-                                                 int: "a number"}.get(type(value)):
-                raise Refusal(f"linux.resources.{kind}.{key} {value!r}: not {kind_of}")
     given = {**given, "cpuset": {key: value for key, value in (given.get("cpu") or {}).items()
                                  if key in ("cpus", "mems")}}
     for kind, keys in applied.items():
@@ -577,7 +705,10 @@ def create(root, bundle, container_id, pid_file=None, console_socket=None):
              "bundle": os.path.abspath(bundle), "rootfs": spec["root"]["path"],
              "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
              "owner": "", "annotations": spec["annotations"], "hooks": spec["hooks"],
-             "cgroups": {}}
+             "cgroups": {}, "confinement": {
+                 "seccomp": spec["linux"]["seccomp"],
+                 **{key: spec["process"][key] for key in ("capabilities", "noNewPrivileges")
+                    if key in spec["process"]}}}
     if spec["root"]["inTheCallersMountNamespace"]:
         # Where the root's bind mount will be, and how many mounts are there
         # before it: forget() detaches it, with every mount below it.
@@ -741,16 +872,14 @@ def update(root, container_id, given):
         for flag, (kind, key) in flags.items():
             if given[flag] is not None:
                 resources.setdefault(kind, {})[key] = size_of(flag, given[flag])
-    if not isinstance(resources, dict):
-        raise Refusal("update --resources: not the linux.resources of a config.json")
-    resources.pop("devices", None)  # Docker's update sends none; the create's rules stay
     if not state["cgroups"]:
         raise Refusal(f"container {container_id} has no cgroup (none could be made here)")
     try:
+        resources = checked(resources, RESOURCES, "linux.resources")
+        resources.pop("devices", None)  # Docker's update sends none; the create's rules stay
         limits = resources_of(resources)
-    except (AttributeError, TypeError, KeyError) as error:
-        raise Refusal(f"update --resources: not the linux.resources of a config.json"
-                      f" ({type(error).__name__}: {error})") from None
+    except Refusal as error:
+        raise Refusal(f"update --resources: {error}") from None
     cgroups.Cgroup.of(state["cgroups"], limits).write_limits()
 
 
@@ -779,16 +908,26 @@ def exec_in(root, container_id, process_file, pid_file=None, detach=False,
     try:
         with open(process_file) as file:
             process = json.load(file)
-        with open(os.path.join(state["bundle"], "config.json")) as file:
-            profile = json.load(file).get("linux", {}).get("seccomp")
-        args, env, cwd = process["args"], process.get("env", []), process.get("cwd", "/")
+        if not isinstance(process, dict):
+            raise Refusal("not an OCI process (not an object)")
+        process = checked({"cwd": "/", **process}, PROCESS, "process")
+        args, env, cwd = checked_process(process, "process"), process.get("env", []), \
+            process["cwd"]
         become, rlimits = ids_of(process.get("user", {})), rlimits_of(process.get("rlimits", []))
-        capabilities = capabilities_of(process["capabilities"]) \
-            if "capabilities" in process else None
     except OSError as error:
         raise Refusal(f"exec --process {process_file}: {error.strerror}") from None
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
-        raise Refusal(f"exec --process {process_file}: not an OCI process ({error})") from None
+    except ValueError as error:
+        raise Refusal(f"exec --process {process_file}: not JSON ({error})") from None
+    except Refusal as error:
+        raise Refusal(f"exec --process {process_file}: {error}") from None
+    # What the process leaves out is the container's, as runc has it: its
+    # capabilities, and no_new_privs where PID 1 has it (the spec's "false"
+    # cannot undo it: the kernel keeps it for every child).
+    confined = state["confinement"]
+    if "capabilities" in process:
+        confined = {**confined, "capabilities": capabilities_of(process["capabilities"])}
+    if process.get("noNewPrivileges"):
+        confined = {**confined, "noNewPrivileges": True}
     console = connected(console_socket, process.get("terminal"))
     # What is the host's, reached before its paths are out of reach (chroot).
     folder = os.open(os.path.dirname(os.path.abspath(pid_file)), os.O_PATH | os.O_CLOEXEC) \
@@ -799,6 +938,8 @@ def exec_in(root, container_id, process_file, pid_file=None, detach=False,
     enter.enter(str(state["pid"]))
 
     def child_exec(argv):
+        if folder is not None:
+            os.close(folder)  # the host's: the parent writes the pid file in it
         if console is not None:
             pts = terminal.open_inside(console)  # in the container's own devpts
             terminal.attach(pts)
@@ -806,9 +947,7 @@ def exec_in(root, container_id, process_file, pid_file=None, detach=False,
         libns.set_environment(dict(item.split("=", 1) for item in env if "=" in item))
         os.chdir(cwd)
         set_rlimits(rlimits)
-        confinement.confine({"noNewPrivileges": bool(process.get("noNewPrivileges")),
-                             **({"capabilities": capabilities} if capabilities else {})},
-                            profile, become)
+        confinement.confine(confined, confined["seccomp"], become)
         libns.set_dumpable(False)
         exec_checked(args, detach)
     pid = libns.clone(child_exec, libns.map_stack(), 0, args)
@@ -836,6 +975,12 @@ def write_pid_file(path, pid, folder=None):
         finally:
             os.close(file)
         os.replace(temporary, name, src_dir_fd=folder, dst_dir_fd=folder)
+    except OSError as error:
+        try:  # whole or not at all: not a temporary file beside it either
+            os.unlink(temporary, dir_fd=folder)
+        except OSError:
+            pass
+        raise Refusal(f"--pid-file {path}: {error.strerror}") from None
     finally:
         os.close(folder)
 
@@ -948,7 +1093,10 @@ GLOBAL = {"--root": None, "--log": None, "--log-format": "text", "--debug": Fals
 
 
 def options(args, known, where):
-    """runc's way: --name VALUE, --name=VALUE, -b for --bundle; then the operands."""
+    """runc's way: --name VALUE, --name=VALUE, -b for --bundle; then the operands.
+
+    `where` begins each refusal: "create: ", or "" for the global options.
+    """
     values = dict(known)
     while args and args[0].startswith("-") and args[0] != "-":
         option, args = args[0], args[1:]
@@ -958,7 +1106,7 @@ def options(args, known, where):
         if name == "--":
             break
         if name not in values:
-            raise Refusal(f"{where}: unknown option {option!r}\n{usage()}")
+            raise Refusal(f"{where}unknown option {option!r}\n{usage()}")
         if values[name] is False:
             values[name] = True
         elif has_value:
@@ -966,7 +1114,7 @@ def options(args, known, where):
         elif args:
             values[name], args = args[0], args[1:]
         else:
-            raise Refusal(f"{where}: option {name} needs a value")
+            raise Refusal(f"{where}option {name} needs a value")
     return values, args
 
 
@@ -979,7 +1127,7 @@ def main(args):
     if args[:1] in (["-h"], ["--help"]):
         libns.write_stdout(f"{usage()}\n\n{__doc__.strip()}\n" if __doc__ else f"{usage()}\n")
         return 0
-    values, args = options(args, {**GLOBAL, "--version": False}, "oci.py")
+    values, args = options(args, {**GLOBAL, "--version": False}, "")
     libns.tracing = values["-v"]
     if values["--log"]:
         # Opened now: exec reads the container's files after it has entered
@@ -992,7 +1140,7 @@ def main(args):
         raise Refusal("--systemd-cgroup: oci.py makes no cgroups through systemd; leave it out")
     if not args or args[0] not in COMMANDS:
         raise Refusal(f"a command is one of {', '.join(COMMANDS)}\n{usage()}")
-    command, (given, operands) = args[0], options(args[1:], COMMANDS[args[0]], args[0])
+    command, (given, operands) = args[0], options(args[1:], COMMANDS[args[0]], f"{args[0]}: ")
     if command == "features":
         libns.write_stdout(json.dumps(features(), indent=2) + "\n")
         return 0

@@ -358,7 +358,9 @@ def compile(profile):
                default,
                (BPF_LD_W_ABS, 0, 0, NR),
                *i386]
-    assert all(0 <= jt <= 255 and 0 <= jf <= 255 for _, jt, jf, _ in program)
+    if not all(0 <= jt <= 255 and 0 <= jf <= 255 for _, jt, jf, _ in program):
+        raise ValueError("seccomp: the profile's rules for one architecture are too many for a"
+                         " jump of BPF (255 instructions)")
     if len(program) > MAX_INSTRUCTIONS:
         raise ValueError(f"seccomp: the profile makes {len(program)} instructions,"
                          f" more than the kernel takes ({MAX_INSTRUCTIONS})")

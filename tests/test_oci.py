@@ -189,13 +189,49 @@ def outside_link(config):
     (lambda config: config["root"].update(path="missing"),
      "root.path missing: no such directory in the bundle"),
     (lambda config: config.pop("process"),
-     "CONFIG: not a config.json of the OCI runtime spec (KeyError: 'process')"),
+     "process: missing, and the runtime spec asks for it"),
     (outside_link, "mount proc: /proc-link is a symbolic link (to /tmp): a mount on it would"
                    " land outside the image"),
     (lambda config: config.update(ociVersion="invalid"),
      "ociVersion 'invalid': not a version 1.x.y of the runtime spec"),
+    # Each field of the type the spec gives it, or one line naming the field:
+    # never a string taken as a list of its letters, nor true as the uid 1.
+    (lambda config: config["process"].update(args="true"), 'process.args "true": not a list'),
+    (lambda config: config["process"]["user"].update(uid=True),
+     "process.user.uid true: not a whole number from 0 to 4294967294"),
+    (lambda config: config["process"]["user"].update(gid=1.5),
+     "process.user.gid 1.5: not a whole number from 0 to 4294967294"),
+    (lambda config: config["process"]["user"].update(umask="0777"),
+     'process.user.umask "0777": not a whole number from 0 to 511'),
+    (lambda config: config["process"].update(args=["true\0 --help"]),
+     'process.args[0] "true\\u0000 --help": a NUL byte in it, which no name may have'),
+    (lambda config: config["process"].update(env=["PATH"]), 'process.env "PATH": not NAME=VALUE'),
+    (lambda config: config.update(hooks={"prestart": [{"path": "/bin/true", "timeout": "x"}]}),
+     'hooks.prestart[0].timeout "x": not a whole number from 1 to 2147483647'),
+    (lambda config: config["linux"].update(resources={"devices": [{"access": "rwm"}]}),
+     "linux.resources.devices[0].allow: missing, and the runtime spec asks for it"),
+    (lambda config: config["linux"].update(resources={"memory": {"limit": 2 ** 70}}),
+     f"linux.resources.memory.limit {2 ** 70}: not a whole number below 2^64"),
+    # A mount on / would cover the root, and /dev's nodes would land in its source.
+    (lambda config: config["mounts"].append({"destination": "/.", "type": "bind",
+                                             "source": "/tmp", "options": ["rbind"]}),
+     "mount on /.: the container's root is root.path, not a mount"),
+    # /proc/1/root in the container's new /proc is the host's root, till the pivot.
+    (lambda config: config["mounts"].append({"destination": "/proc/1/root/tmp/oci-py-escape",
+                                             "type": "tmpfs", "source": "tmpfs"}),
+     "mount tmpfs: /proc/1/root is a symbolic link (to /): a mount on it would land outside the"
+     " image"),
+    (lambda config: config["linux"].update(seccomp={"defaultAction": "SCMP_ACT_ALLOW",
+                                                    "flags": ["SECCOMP_FILTER_FLAG_LOG"]}),
+     "linux.seccomp.flags: not applied by oci.py"),
+    (lambda config: config["linux"].update(seccomp={"defaultAction": "SCMP_ACT_ALLOW",
+                                                    "architectures": ["SCMP_ARCH_ARM"]}),
+     "linux.seccomp: the architecture SCMP_ARCH_ARM is not this machine's"),
 ], ids=["dot-dot", "unknown-namespace", "no-args", "no-root", "no-process", "through-a-link",
-        "invalid-version"])
+        "invalid-version", "string-as-list", "bool-as-uid", "fraction", "umask-as-string",
+        "nul-byte", "env-without-value", "hook-timeout", "device-rule-without-allow",
+        "memory-above-2^64", "mount-on-root", "through-proc-1-root", "seccomp-flags",
+        "seccomp-architecture"])
 def test_a_hostile_or_broken_config_is_one_line_and_nothing_is_left(bundle, oci, change,
                                                                     message):
     folder = bundle(["true"], change)
@@ -204,6 +240,7 @@ def test_a_hostile_or_broken_config_is_one_line_and_nothing_is_left(bundle, oci,
     assert (result.returncode, result.stdout) == (125, "")
     assert result.stderr == "oci.py: " + message.replace("CONFIG", str(folder / "config.json")) \
         + "\n"
+    assert not os.path.exists("/tmp/oci-py-escape")
 
 
 @pytest.mark.parametrize("link, change, message", [
@@ -239,6 +276,56 @@ def test_a_missing_bundle_and_a_bad_id_are_one_line(oci, tmp_path):
     result = oci("state", "../etc")
     assert (result.returncode, result.stderr) == (
         125, "oci.py: '../etc': an id is letters, digits, _, +, - and . only\n")
+
+
+def test_an_exec_has_what_the_container_has_unless_its_process_says_less(bundle, oci, tmp_path):
+    # As runc: an exec's process without capabilities gets the container's,
+    # its seccomp filter and no_new_privs too, from what create was given,
+    # not from a config.json that may have changed since.
+    folder = bundle(["sleep", "1000"], lambda config: config["linux"].update(seccomp={
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mknod"], "action": "SCMP_ACT_ERRNO"}]}))
+    assert oci("run", "--detach", "--bundle", str(folder), "execs").returncode == 0
+    (folder / "config.json").write_text(json.dumps(runc_spec(["true"])))  # changed since
+
+    def confinement(status):
+        fields = dict(line.split(":\t", 1) for line in status.splitlines())
+        return [fields[name] for name in ("CapEff", "CapBnd", "NoNewPrivs", "Seccomp")]
+    pid = json.loads(oci("state", "execs").stdout)["pid"]
+    own = confinement(Path(f"/proc/{pid}/status").read_text())
+    assert own[2:] == ["1", "2"] and own[0] != "0000000000000000"
+    for process, expected in (({}, own), ({"capabilities": {}}, ["0" * 16, "0" * 16, "1", "2"])):
+        (tmp_path / "process.json").write_text(json.dumps(
+            {"args": ["cat", "/proc/self/status"], **process}))
+        result = oci("exec", "--process", str(tmp_path / "process.json"), "execs")
+        assert (result.returncode, result.stderr) == (0, "")
+        assert confinement(result.stdout) == expected
+    (tmp_path / "process.json").write_text(json.dumps({"args": ["true"], "cwd": 3}))
+    result = oci("exec", "--process", str(tmp_path / "process.json"), "execs")
+    assert (result.returncode, result.stderr) == (
+        125, f"oci.py: exec --process {tmp_path / 'process.json'}: process.cwd 3: not a string\n")
+    assert oci("delete", "--force", "execs").returncode == 0
+
+
+def test_a_pid_file_that_cannot_be_written_leaves_no_file_and_no_container(bundle, oci,
+                                                                          tmp_path):
+    (tmp_path / "pids").mkdir()
+    (tmp_path / "pids" / "taken").mkdir()
+    result = oci("create", "--bundle", str(bundle(["sleep", "1"])), "--pid-file",
+                 str(tmp_path / "pids" / "taken"), "pidless")
+    assert (result.returncode, result.stdout, result.stderr) == (
+        125, "", f"oci.py: --pid-file {tmp_path / 'pids' / 'taken'}: Is a directory\n")
+    assert sorted(os.listdir(tmp_path / "pids")) == ["taken"]
+
+
+def test_an_unknown_option_names_itself_once_with_the_usage(oci):
+    for arguments, where in ((["--bogus", "state", "x"], ""), (["state", "--bogus", "x"],
+                                                                "state: ")):
+        result = oci(*arguments)
+        assert result.returncode == 125
+        first, usage = result.stderr.splitlines()
+        assert first == f"oci.py: {where}unknown option '--bogus'"
+        assert usage.startswith("usage: oci.py ")
 
 
 def test_version_features_and_what_it_refuses(oci):
@@ -404,9 +491,10 @@ def test_update_changes_the_limits_of_a_running_container(bundle, oci):
     for given, message in (
             ('{"cpu": {"quota": 1000}}', "this cgroup is not in the cpu tree: a limit it was"
                                          " made with can change, none be added"),
-            ('{"memory": 5}', "linux.resources.memory: not an object of limits"),
-            ('{"pids": {"limit": "ten"}}', "linux.resources.pids.limit 'ten': not a number"),
-            ('[]', "update --resources: not the linux.resources of a config.json")):
+            ('{"memory": 5}', "update --resources: linux.resources.memory 5: not an object"),
+            ('{"pids": {"limit": "ten"}}', 'update --resources: linux.resources.pids.limit'
+                                           ' "ten": not a whole number below 2^64'),
+            ('[]', "update --resources: linux.resources []: not an object")):
         refused = oci("update", "--resources", "-", "updated", input=given)
         assert (refused.returncode, refused.stderr) == (125, f"oci.py: {message}\n")
     assert oci("delete", "--force", "updated").returncode == 0
@@ -650,6 +738,33 @@ def test_a_sysctl_of_the_container_s_namespace_is_its_own_and_the_host_s_is_refu
     assert (result.returncode, result.stderr) == (
         125, "oci.py: linux.sysctl kernel.panic: not one of a namespace this container has of"
              " its own: it would change the host's\n")
+
+
+@pytest.mark.parametrize("key, kind, name", [("kernel.hostname", "uts", "uts"),
+                                              ("net.ipv4.ip_default_ttl", "network", "net")])
+def test_a_sysctl_in_the_host_s_namespace_joined_by_path_is_refused(bundle, oci, key, kind, name):
+    # The caller's (oci.py compares PID 1's too, which only root may see).
+    # Harmless if it were not refused: the value is the one the host has.
+    value = Path("/proc/sys/" + key.replace(".", "/")).read_text().strip()
+
+    def joined(config):
+        config["linux"]["namespaces"] = [namespace for namespace in config["linux"]["namespaces"]
+                                         if namespace["type"] != kind] + [
+            {"type": kind, "path": f"/proc/self/ns/{name}"}]
+        config["linux"]["sysctl"] = {key: value}
+    result = oci("create", "--bundle", str(bundle(["true"], joined)), "host-s")
+    assert (result.returncode, result.stderr) == (
+        125, f"oci.py: linux.sysctl {key}: linux.namespaces {kind} /proc/self/ns/{name} is the"
+             " host's: it would change the host's\n")
+
+
+def test_a_namespace_path_that_is_a_fifo_is_refused_not_waited_on(bundle, oci, tmp_path):
+    os.mkfifo(tmp_path / "fifo")
+    folder = bundle(["true"], lambda config: config["linux"]["namespaces"].append(
+        {"type": "user", "path": str(tmp_path / "fifo")}))
+    result = oci("create", "--bundle", str(folder), "fifo")
+    assert (result.returncode, result.stderr) == (
+        125, f"oci.py: linux.namespaces user {tmp_path / 'fifo'}: not a user namespace\n")
 
 
 def test_id_maps_of_several_ranges_and_sizes_are_written_as_given(bundle, oci):

@@ -251,7 +251,7 @@ def cgroups_refusal():
 
 def _dead_tools_cgroups():
     """The container cgroups below our own whose tool is gone (runtime/cgroups.py names them
-    containers-do-not-exist.PID after the tool, or ...oci.ID after an OCI container)."""
+    containers-do-not-exist.PID after the tool), or whose OCI container is (...oci.ID, empty)."""
     from runtime import cgroups
     left = []
     parents = {cgroups._directory(mount, cgroups.own_cgroups().get(controller, "/"))
@@ -260,7 +260,14 @@ def _dead_tools_cgroups():
     for parent in sorted(filter(None, parents)):
         for name in os.listdir(parent) if os.path.isdir(parent) else []:
             pid = name[len(cgroups.PREFIX):].split(".")[0]
-            if name.startswith(cgroups.PREFIX) and not os.path.exists(f"/proc/{pid}"):
+            if not name.startswith(cgroups.PREFIX):
+                continue
+            try:
+                gone = (not os.path.exists(f"/proc/{pid}") if pid.isdigit()
+                        else not read(f"{parent}/{name}/cgroup.procs"))
+            except FileNotFoundError:  # removed meanwhile
+                continue
+            if gone:
                 left.append(f"{parent}/{name}")
     return left
 

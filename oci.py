@@ -160,9 +160,11 @@ def public(state):
 # a Python error later, nor a string taken as a list of its letters.  A
 # list is of one shape, "*" is any key; a key ending in ! must be there;
 # null is the field left out; a range is a number within it.  Fields not
-# named are the spec's extensions, and oci.py does not read them.
+# named here oci.py does not read: the spec's extensions, and the fields
+# newer than spec 1.0.2 (domainname, personality, ioPriority, ...).
 NUMBER = range(-(1 << 63), 1 << 64)  # Go's int64 and uint64
 ID_NUMBER = range(0, (1 << 32) - 1)  # uid_t and gid_t, and not -1
+DEVICE_NUMBER = range(0, 1 << 32)  # a major or minor, as makedev(3) takes them
 MAPPING = {"containerID!": ID_NUMBER, "hostID!": ID_NUMBER, "size!": range(1, 1 << 32)}
 PROCESS = {
     "terminal": bool, "consoleSize": {"height": NUMBER, "width": NUMBER}, "cwd!": str,
@@ -179,8 +181,8 @@ RESOURCES = {
     "pids": {"limit": NUMBER},
     "cpu": {**{key: NUMBER for key in ("shares", "quota", "period", "realtimeRuntime",
                                        "realtimePeriod")}, "cpus": str, "mems": str},
-    "devices": [{"allow!": bool, "type": str, "major": NUMBER, "minor": NUMBER,
-                 "access": str}]}
+    "devices": [{"allow!": bool, "type": str, "major": range(-1, 1 << 32),
+                 "minor": range(-1, 1 << 32), "access": str}]}  # -1: any
 SECCOMP = {
     "defaultAction!": str, "defaultErrnoRet": range(0, 4096), "architectures": [str],
     "flags": [str], "listenerPath": str,
@@ -195,7 +197,8 @@ CONFIG = {
     "linux": {
         "namespaces": [{"type!": str, "path": str}],
         "uidMappings": [MAPPING], "gidMappings": [MAPPING],
-        "devices": [{"path!": str, "type!": str, "major": NUMBER, "minor": NUMBER,
+        "devices": [{"path!": str, "type!": str, "major": DEVICE_NUMBER,
+                     "minor": DEVICE_NUMBER,
                      "fileMode": range(0, 0o10000), "uid": ID_NUMBER, "gid": ID_NUMBER}],
         "cgroupsPath": str, "resources": RESOURCES, "sysctl": {"*": str}, "seccomp": SECCOMP,
         "maskedPaths": [str], "readonlyPaths": [str], "mountLabel": str,
@@ -227,13 +230,18 @@ def checked(value, shape, where):
         return found
     if isinstance(shape, range):
         if type(value) is not int or value not in shape:
-            raise Refusal(f"{where} {short(value)}: not a whole number " + (
-                "below 2^64" if shape == NUMBER else f"from {shape.start} to {shape.stop - 1}"))
+            raise Refusal(f"{where} {short(value)}: not a whole number from " + (
+                "-2^63 to 2^64 - 1" if shape == NUMBER else f"{shape.start} to {shape.stop - 1}"))
     elif type(value) is not shape:
         raise Refusal(f"{where} {short(value)}: not "
                       + {str: "a string", bool: "true or false"}[shape])
     elif shape is str and "\0" in value:
         raise Refusal(f"{where} {short(value)}: a NUL byte in it, which no name may have")
+    elif shape is str:
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # a lone surrogate, \\ud800 in JSON: no UTF-8 has it
+            raise Refusal(f"{where} {short(value)}: not text (a lone surrogate)") from None
     return value
 
 
@@ -243,12 +251,32 @@ def short(value):
     return said if len(said) <= 40 else said[:37] + "..."
 
 
+def named(text):
+    """A path or name as given, if it prints as one short line; else short()."""
+    return text if text.isprintable() and len(text) <= 80 else short(text)
+
+
+def inside(path, what):
+    """An absolute path without .., inside the container, with no . nor // in it."""
+    if not path.startswith("/") or ".." in path.split("/"):
+        raise Refusal(f"{what} {named(path)}: not an absolute path without ..")
+    return "/" + "/".join(part for part in path.split("/") if part not in ("", "."))
+
+
+def loaded(file):
+    """json.load(file); nested deeper than Python's stack goes, ValueError (not JSON of ours)."""
+    try:
+        return json.load(file)
+    except RecursionError:
+        raise ValueError("nested too deep") from None
+
+
 def spec_of(bundle):
     """The bundle's config.json, checked, as runtime/steps.py's spec."""
     path = os.path.join(bundle, "config.json")
     try:
         with open(path) as file:
-            config = json.load(file)
+            config = loaded(file)
     except FileNotFoundError:
         raise Refusal(f"--bundle {bundle}: no config.json in it") from None
     except (ValueError, UnicodeDecodeError) as error:
@@ -271,8 +299,9 @@ def _spec_of(config, bundle):
         raise Refusal(f"ociVersion {version!r}: not a version 1.x.y of the runtime spec")
     process, linux = config["process"], config.get("linux", {})
     root = os.path.join(bundle, config["root"]["path"])
-    if not os.path.isdir(root):
-        raise Refusal(f"root.path {config['root']['path']}: no such directory in the bundle")
+    if not config["root"]["path"] or not os.path.isdir(root):
+        raise Refusal(f"root.path {named(config['root']['path'])}: no such directory in the"
+                      " bundle")
     args = checked_process(process, "process")
     namespaces, joined = [], []
     for namespace in linux.get("namespaces", []):
@@ -297,16 +326,15 @@ def _spec_of(config, bundle):
     for mount in config.get("mounts", []):
         options = list(mount.get("options", []))
         kind = "bind" if {"bind", "rbind"} & set(options) else mount.get("type")
-        destination = mount["destination"]
-        if not destination.startswith("/") or "/../" in f"{destination}/":
-            raise Refusal(f"mount on {destination}: not an absolute path without ..")
-        destination = "/" + "/".join(part for part in destination.split("/")
-                                     if part not in ("", "."))
+        destination = inside(mount["destination"], "mount on")
         if destination == "/":
             # What a mount there would cover is root.path itself, and what it
             # made in it (/dev's nodes) would land in the mount's source.
-            raise Refusal(f"mount on {mount['destination']}: the container's root is root.path,"
-                          " not a mount")
+            raise Refusal(f"mount on {named(mount['destination'])}: the container's root is"
+                          " root.path, not a mount")
+        if not kind or kind == "bind" and not mount.get("source"):
+            raise Refusal(f"mount on {named(destination)}: no "
+                          + ("source to bind" if kind else "type of file system"))
         source = mount.get("source", kind)
         if kind == "bind":
             source = os.path.join(bundle, source)
@@ -318,7 +346,7 @@ def _spec_of(config, bundle):
             raise Refusal(f"hooks.{point}: not run by oci.py (it runs {', '.join(HOOKS)})")
         for hook in entries:
             if not hook["path"].startswith("/"):
-                raise Refusal(f"hooks.{point}: {hook['path']}: not an absolute path")
+                raise Refusal(f"hooks.{point}: {named(hook['path'])}: not an absolute path")
             checked_environment(hook.get("env", []), f"hooks.{point}")
     profile = linux.get("seccomp")
     if profile is not None:
@@ -332,15 +360,17 @@ def _spec_of(config, bundle):
     resources = resources_of(linux.get("resources") or {})
     cgroups_path = linux.get("cgroupsPath") or ""
     if ".." in cgroups_path.split("/"):
-        raise Refusal(f"linux.cgroupsPath {cgroups_path}: a path in the cgroup tree, without ..")
+        raise Refusal(f"linux.cgroupsPath {named(cgroups_path)}: a path in the cgroup tree,"
+                      " without ..")
     devices = [{"path": path} for path in DEFAULT_DEVICES]
     for device in linux.get("devices", []):
-        path = device["path"]
-        if not path.startswith("/dev/") or "/../" in f"{path}/" or device.get("type") not in (
-                "c", "b", "u", "p"):
-            raise Refusal(f"linux.devices {path}: a device is c, b, u or p, under /dev, no ..")
+        path = inside(device["path"], "linux.devices")
+        if not path.startswith("/dev/") or device["type"] not in ("c", "b", "u", "p"):
+            raise Refusal(f"linux.devices {named(device['path'])}: a device is c, b, u or p,"
+                          " under /dev")
         devices = [known for known in devices if known["path"] != path] + [
-            {**device, "major": int(device.get("major", 0)), "minor": int(device.get("minor", 0))}]
+            {**device, "path": path, "major": device.get("major", 0),
+             "minor": device.get("minor", 0)}]
     # Security settings this machine cannot apply are refused, never ignored.
     for field, value in (("process.apparmorProfile", process.get("apparmorProfile")),
                          ("process.selinuxLabel", process.get("selinuxLabel")),
@@ -370,8 +400,10 @@ def _spec_of(config, bundle):
         "joined": joined,
         "sysctl": sysctls_of(linux.get("sysctl") or {}, namespaces + joined),
         "linux": {"namespaces": namespaces, "devices": devices,
-                  "maskedPaths": linux.get("maskedPaths", []),
-                  "readonlyPaths": linux.get("readonlyPaths", []),
+                  "maskedPaths": [inside(path, "linux.maskedPaths")
+                                  for path in linux.get("maskedPaths", [])],
+                  "readonlyPaths": [inside(path, "linux.readonlyPaths")
+                                    for path in linux.get("readonlyPaths", [])],
                   "seccomp": linux.get("seccomp"),
                   "uidMappings": linux.get("uidMappings"), "gidMappings": linux.get("gidMappings"),
                   "resources": resources, "cgroupsPath": os.path.normpath(cgroups_path)
@@ -449,7 +481,9 @@ def sysctls_of(given, namespaces):
         kinds = [namespace for namespace in namespaces for name in
                  NAMESPACED_SYSCTLS.get(namespace["type"], ())
                  if key == name or name.endswith(".") and key.startswith(name)]
-        if not kinds or "/" in key or ".." in key:
+        if "" in key.split(".") or "/" in key:
+            raise Refusal(f"linux.sysctl {named(key)}: not the name of a setting")
+        if not kinds:
             raise Refusal(f"linux.sysctl {key}: not one of a namespace this container has"
                           " of its own: it would change the host's")
         if "path" in kinds[0] and is_the_host_s(kinds[0]):
@@ -548,6 +582,11 @@ def resources_of(given):
                "cpuset": ("cpus", "mems")}
     given = {**given, "cpuset": {key: value for key, value in (given.get("cpu") or {}).items()
                                  if key in ("cpus", "mems")}}
+    swappiness = (given.get("memory") or {}).get("swappiness")
+    if swappiness in (-1, (1 << 64) - 1):  # unset, as runc takes it (Docker's -1, as uint64)
+        given = {**given, "memory": {**given["memory"], "swappiness": None}}
+    elif swappiness is not None and not 0 <= swappiness <= 100:
+        raise Refusal(f"linux.resources.memory.swappiness {swappiness}: not from 0 to 100")
     for kind, keys in applied.items():
         values = {key: value for key, value in (given.get(kind) or {}).items()
                   if key in keys and value not in (None, 0, "", False)}
@@ -855,10 +894,10 @@ def update(root, container_id, given):
     if given["--resources"]:
         try:
             if given["--resources"] == "-":
-                resources = json.load(sys.stdin)
+                resources = loaded(sys.stdin)
             else:
                 with open(given["--resources"]) as file:
-                    resources = json.load(file)
+                    resources = loaded(file)
         except OSError as error:
             raise Refusal(f"update --resources {given['--resources']}: {error.strerror}") \
                 from None
@@ -879,7 +918,8 @@ def update(root, container_id, given):
         resources.pop("devices", None)  # Docker's update sends none; the create's rules stay
         limits = resources_of(resources)
     except Refusal as error:
-        raise Refusal(f"update --resources: {error}") from None
+        raise Refusal(f"update{' --resources' if given['--resources'] else ''}: {error}") \
+            from None
     cgroups.Cgroup.of(state["cgroups"], limits).write_limits()
 
 
@@ -907,10 +947,15 @@ def exec_in(root, container_id, process_file, pid_file=None, detach=False,
         raise Refusal(f"container {container_id} is {state['status']}: nothing to exec in")
     try:
         with open(process_file) as file:
-            process = json.load(file)
+            process = loaded(file)
         if not isinstance(process, dict):
             raise Refusal("not an OCI process (not an object)")
-        process = checked({"cwd": "/", **process}, PROCESS, "process")
+        process = checked({"cwd": "/", **{key: value for key, value in process.items()
+                                          if value is not None}}, PROCESS, "process")
+        for field in ("apparmorProfile", "selinuxLabel"):
+            if process.get(field):
+                raise Refusal(f"process.{field} {named(process[field])}: not applied by oci.py"
+                              " (no AppArmor or SELinux here)")
         args, env, cwd = checked_process(process, "process"), process.get("env", []), \
             process["cwd"]
         become, rlimits = ids_of(process.get("user", {})), rlimits_of(process.get("rlimits", []))
@@ -923,7 +968,7 @@ def exec_in(root, container_id, process_file, pid_file=None, detach=False,
     # What the process leaves out is the container's, as runc has it: its
     # capabilities, and no_new_privs where PID 1 has it (the spec's "false"
     # cannot undo it: the kernel keeps it for every child).
-    confined = state["confinement"]
+    confined = state.get("confinement") or {"seccomp": None}  # older oci.py's state: none
     if "capabilities" in process:
         confined = {**confined, "capabilities": capabilities_of(process["capabilities"])}
     if process.get("noNewPrivileges"):
@@ -968,18 +1013,21 @@ def write_pid_file(path, pid, folder=None):
     name = os.path.basename(path)
     temporary = f".{name}.{os.getpid()}.tmp"
     try:
-        file = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644,
-                       dir_fd=folder)
+        # O_EXCL, O_NOFOLLOW: a link put there by whoever may write in the
+        # folder is not followed, nor an older file written through.
+        file = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                       | os.O_CLOEXEC, 0o644, dir_fd=folder)
+    except OSError as error:
+        os.close(folder)
+        raise Refusal(f"--pid-file {path}: {error.strerror}") from None
+    try:
         try:
             os.write(file, str(pid).encode())
         finally:
             os.close(file)
         os.replace(temporary, name, src_dir_fd=folder, dst_dir_fd=folder)
     except OSError as error:
-        try:  # whole or not at all: not a temporary file beside it either
-            os.unlink(temporary, dir_fd=folder)
-        except OSError:
-            pass
+        os.unlink(temporary, dir_fd=folder)  # whole or not at all: no temporary file either
         raise Refusal(f"--pid-file {path}: {error.strerror}") from None
     finally:
         os.close(folder)
@@ -1132,7 +1180,8 @@ def main(args):
     if values["--log"]:
         # Opened now: exec reads the container's files after it has entered
         # it (chroot), where this path would name another file.
-        log.update(file=open(values["--log"], "a"), json=values["--log-format"] == "json")
+        log.update(file=open(values["--log"], "a", errors="backslashreplace"),
+                   json=values["--log-format"] == "json")
     if values["--version"] or args[:1] == ["--version"]:
         libns.write_stdout(f"oci.py version {VERSION}\nspec: {OCI_VERSION}\n")
         return 0

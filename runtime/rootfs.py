@@ -216,8 +216,11 @@ def open_mount_point(root, inside, directory, create, what):
     missing one made there (mkdirat): no link is ever followed, and the
     mount goes onto the descriptor (see libns.bind_mount_between).
     """
+    parts = [part for part in inside.split("/") if part not in ("", ".")]
+    if ".." in parts:  # each part opened from the one before would go up out of the image
+        raise OSError(errno.EINVAL, f"{what}: {inside}: a path with .. would lead out of the"
+                      " image")
     descriptor = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    parts = [part for part in inside.split("/") if part]
     try:
         for number, part in enumerate(parts, 1):
             last = number == len(parts)

@@ -211,7 +211,7 @@ def outside_link(config):
     (lambda config: config["linux"].update(resources={"devices": [{"access": "rwm"}]}),
      "linux.resources.devices[0].allow: missing, and the runtime spec asks for it"),
     (lambda config: config["linux"].update(resources={"memory": {"limit": 2 ** 70}}),
-     f"linux.resources.memory.limit {2 ** 70}: not a whole number below 2^64"),
+     f"linux.resources.memory.limit {2 ** 70}: not a whole number from -2^63 to 2^64 - 1"),
     # A mount on / would cover the root, and /dev's nodes would land in its source.
     (lambda config: config["mounts"].append({"destination": "/.", "type": "bind",
                                              "source": "/tmp", "options": ["rbind"]}),
@@ -221,6 +221,24 @@ def outside_link(config):
                                              "type": "tmpfs", "source": "tmpfs"}),
      "mount tmpfs: /proc/1/root is a symbolic link (to /): a mount on it would land outside the"
      " image"),
+    # A masked or read-only path with .. would lead out of the root.
+    (lambda config: config["linux"]["maskedPaths"].append("/../../../../etc/shadow"),
+     "linux.maskedPaths /../../../../etc/shadow: not an absolute path without .."),
+    (lambda config: config["mounts"].append({"destination": "/mnt", "type": "bind",
+                                             "options": ["rbind"]}),
+     "mount on /mnt: no source to bind"),
+    (lambda config: config["mounts"].append({"destination": "/mnt\nerror: forged",
+                                             "type": "bind", "options": ["rbind"]}),
+     'mount on "/mnt\\nerror: forged": no source to bind'),
+    (lambda config: config.update(hooks={"prestart": [{"path": "/\ud800"}]}),
+     'hooks.prestart[0].path "/\\ud800": not text (a lone surrogate)'),
+    (lambda config: config["linux"].update(sysctl={"net.": "1"}),
+     "linux.sysctl net.: not the name of a setting"),
+    (lambda config: config["linux"].update(resources={"memory": {"swappiness": 101}}),
+     "linux.resources.memory.swappiness 101: not from 0 to 100"),
+    (lambda config: config["linux"].update(devices=[{"path": "/dev/big", "type": "c",
+                                                     "major": 1 << 40, "minor": 0}]),
+     f"linux.devices[0].major {1 << 40}: not a whole number from 0 to {(1 << 32) - 1}"),
     (lambda config: config["linux"].update(seccomp={"defaultAction": "SCMP_ACT_ALLOW",
                                                     "flags": ["SECCOMP_FILTER_FLAG_LOG"]}),
      "linux.seccomp.flags: not applied by oci.py"),
@@ -230,8 +248,9 @@ def outside_link(config):
 ], ids=["dot-dot", "unknown-namespace", "no-args", "no-root", "no-process", "through-a-link",
         "invalid-version", "string-as-list", "bool-as-uid", "fraction", "umask-as-string",
         "nul-byte", "env-without-value", "hook-timeout", "device-rule-without-allow",
-        "memory-above-2^64", "mount-on-root", "through-proc-1-root", "seccomp-flags",
-        "seccomp-architecture"])
+        "memory-above-2^64", "mount-on-root", "through-proc-1-root", "masked-dot-dot",
+        "bind-without-source", "two-line-destination", "lone-surrogate", "sysctl-no-name",
+        "swappiness", "device-number", "seccomp-flags", "seccomp-architecture"])
 def test_a_hostile_or_broken_config_is_one_line_and_nothing_is_left(bundle, oci, change,
                                                                     message):
     folder = bundle(["true"], change)
@@ -300,10 +319,17 @@ def test_an_exec_has_what_the_container_has_unless_its_process_says_less(bundle,
         result = oci("exec", "--process", str(tmp_path / "process.json"), "execs")
         assert (result.returncode, result.stderr) == (0, "")
         assert confinement(result.stdout) == expected
-    (tmp_path / "process.json").write_text(json.dumps({"args": ["true"], "cwd": 3}))
+    for process, message in (({"cwd": 3}, "process.cwd 3: not a string"),
+                             ({"apparmorProfile": "docker-default"},
+                              "process.apparmorProfile docker-default: not applied by oci.py (no"
+                              " AppArmor or SELinux here)")):
+        (tmp_path / "process.json").write_text(json.dumps({"args": ["true"], **process}))
+        result = oci("exec", "--process", str(tmp_path / "process.json"), "execs")
+        assert (result.returncode, result.stderr) == (
+            125, f"oci.py: exec --process {tmp_path / 'process.json'}: {message}\n")
+    (tmp_path / "process.json").write_text(json.dumps({"args": ["sh", "-c", "pwd"], "cwd": None}))
     result = oci("exec", "--process", str(tmp_path / "process.json"), "execs")
-    assert (result.returncode, result.stderr) == (
-        125, f"oci.py: exec --process {tmp_path / 'process.json'}: process.cwd 3: not a string\n")
+    assert (result.returncode, result.stdout) == (0, "/\n")  # null: left out, so /
     assert oci("delete", "--force", "execs").returncode == 0
 
 
@@ -493,7 +519,7 @@ def test_update_changes_the_limits_of_a_running_container(bundle, oci):
                                          " made with can change, none be added"),
             ('{"memory": 5}', "update --resources: linux.resources.memory 5: not an object"),
             ('{"pids": {"limit": "ten"}}', 'update --resources: linux.resources.pids.limit'
-                                           ' "ten": not a whole number below 2^64'),
+                                           ' "ten": not a whole number from -2^63 to 2^64 - 1'),
             ('[]', "update --resources: linux.resources []: not an object")):
         refused = oci("update", "--resources", "-", "updated", input=given)
         assert (refused.returncode, refused.stderr) == (125, f"oci.py: {message}\n")

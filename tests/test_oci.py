@@ -245,12 +245,18 @@ def outside_link(config):
     (lambda config: config["linux"].update(seccomp={"defaultAction": "SCMP_ACT_ALLOW",
                                                     "architectures": ["SCMP_ARCH_ARM"]}),
      "linux.seccomp: the architecture SCMP_ARCH_ARM is not this machine's"),
+    (lambda config: config["linux"].update(seccomp={"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mknod"], "action": "SCMP_ACT_NOTIFY"}]}),
+     "linux.seccomp: the action 'SCMP_ACT_NOTIFY' is none of SCMP_ACT_KILL, SCMP_ACT_KILL_THREAD,"
+     " SCMP_ACT_KILL_PROCESS, SCMP_ACT_TRAP, SCMP_ACT_ERRNO, SCMP_ACT_TRACE, SCMP_ACT_LOG,"
+     " SCMP_ACT_ALLOW"),
 ], ids=["dot-dot", "unknown-namespace", "no-args", "no-root", "no-process", "through-a-link",
         "invalid-version", "string-as-list", "bool-as-uid", "fraction", "umask-as-string",
         "nul-byte", "env-without-value", "hook-timeout", "device-rule-without-allow",
         "memory-above-2^64", "mount-on-root", "through-proc-1-root", "masked-dot-dot",
         "bind-without-source", "two-line-destination", "lone-surrogate", "sysctl-no-name",
-        "swappiness", "device-number", "seccomp-flags", "seccomp-architecture"])
+        "swappiness", "device-number", "seccomp-flags", "seccomp-architecture",
+        "seccomp-action"])
 def test_a_hostile_or_broken_config_is_one_line_and_nothing_is_left(bundle, oci, change,
                                                                     message):
     folder = bundle(["true"], change)

@@ -236,7 +236,8 @@ def checked(value, shape, where):
         raise Refusal(f"{where} {short(value)}: not "
                       + {str: "a string", bool: "true or false"}[shape])
     elif shape is str and "\0" in value:
-        raise Refusal(f"{where} {short(value)}: a NUL byte in it, which no name may have")
+        raise Refusal(f"{where} {short(value)}: a NUL byte in it, which the kernel would"
+                      " take as its end")
     elif shape is str:
         try:
             value.encode()
@@ -294,8 +295,7 @@ def spec_of(bundle):
 
 def _spec_of(config, bundle):
     version = config["ociVersion"]
-    if not re.match(r"1\.\d+\.\d+(-[\w.-]+)?(\+[\w.-]+)?\Z",
-                                                             version):
+    if not re.match(r"1\.\d+\.\d+(-[\w.-]+)?(\+[\w.-]+)?\Z", version):
         raise Refusal(f"ociVersion {version!r}: not a version 1.x.y of the runtime spec")
     process, linux = config["process"], config.get("linux", {})
     root = os.path.join(bundle, config["root"]["path"])
@@ -419,7 +419,7 @@ def checked_process(process, where):
     if not args:
         raise Refusal(f"{where}.args: a command is a list of strings, the first its program")
     if not process["cwd"].startswith("/"):
-        raise Refusal(f"{where}.cwd {process['cwd']}: not an absolute path")
+        raise Refusal(f"{where}.cwd {named(process['cwd'])}: not an absolute path")
     checked_environment(process.get("env", []), where)
     return args
 
@@ -437,7 +437,7 @@ def checked_namespace(kind, path):
         # O_NONBLOCK: a FIFO there would wait for a writer, for ever.
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as error:
-        raise Refusal(f"linux.namespaces {kind} {path}: {error.strerror}") from None
+        raise Refusal(f"linux.namespaces {kind} {named(path)}: {error.strerror}") from None
     try:
         found = os.readlink(f"/proc/self/fd/{descriptor}").split(":")[0]
     finally:
@@ -478,17 +478,17 @@ def sysctls_of(given, namespaces):
     """
     sysctls = []
     for key, value in given.items():
-        kinds = [namespace for namespace in namespaces for name in
-                 NAMESPACED_SYSCTLS.get(namespace["type"], ())
-                 if key == name or name.endswith(".") and key.startswith(name)]
         if "" in key.split(".") or "/" in key:
             raise Refusal(f"linux.sysctl {named(key)}: not the name of a setting")
-        if not kinds:
+        owner = next((namespace for namespace in namespaces for name in
+                      NAMESPACED_SYSCTLS.get(namespace["type"], ())
+                      if key == name or name.endswith(".") and key.startswith(name)), None)
+        if owner is None:
             raise Refusal(f"linux.sysctl {key}: not one of a namespace this container has"
                           " of its own: it would change the host's")
-        if "path" in kinds[0] and is_the_host_s(kinds[0]):
-            raise Refusal(f"linux.sysctl {key}: linux.namespaces {kinds[0]['type']}"
-                          f" {kinds[0]['path']} is the host's: it would change the host's")
+        if "path" in owner and is_the_host_s(owner):
+            raise Refusal(f"linux.sysctl {key}: linux.namespaces {owner['type']}"
+                          f" {owner['path']} is the host's: it would change the host's")
         sysctls.append(("/proc/sys/" + key.replace(".", "/"), value))
     return sysctls
 

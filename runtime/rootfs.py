@@ -260,9 +260,8 @@ def mount_all(root, mounts, bind_sources, writable_root, cgroup=None):
     in the container's new /proc is the host's root still.  A missing one
     is made inside an earlier mount of ours (/dev/pts in /dev's tmpfs), or
     in a root whose writes are the container's own, never in a --rootfs-rw
-    directory's.  A cgroup mount shows
-    `cgroup`, the container's (see cgroups.py).
-    A bind mount (--volume) goes from descriptor to descriptor.
+    directory's.  A cgroup mount shows `cgroup`, the container's (see
+    cgroups.py).  A bind mount (--volume) goes from descriptor to descriptor.
     """
     sources = iter(bind_sources)
     ours = []

@@ -204,7 +204,8 @@ def outside_link(config):
     (lambda config: config["process"]["user"].update(umask="0777"),
      'process.user.umask "0777": not a whole number from 0 to 511'),
     (lambda config: config["process"].update(args=["true\0 --help"]),
-     'process.args[0] "true\\u0000 --help": a NUL byte in it, which no name may have'),
+     'process.args[0] "true\\u0000 --help": a NUL byte in it, which the kernel would take'
+     ' as its end'),
     (lambda config: config["process"].update(env=["PATH"]), 'process.env "PATH": not NAME=VALUE'),
     (lambda config: config.update(hooks={"prestart": [{"path": "/bin/true", "timeout": "x"}]}),
      'hooks.prestart[0].timeout "x": not a whole number from 1 to 2147483647'),
